@@ -1,0 +1,3 @@
+from kcplan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Command line: global options, one module per command, errors -> message + exit code."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from kcplan import __version__
+from kcplan.errors import KcplanError
+from kcplan.views import style
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_UNHEALTHY = 3
+
+# name -> one-line help. Each name maps to kcplan.commands.<name> (import_ for 'import').
+COMMANDS: dict[str, str] = {
+    "validate": "Validate the rendered connector configs (offline; --online asks the cluster too)",
+    "render": "Print the rendered connector configs (secrets masked)",
+    "plan": "Show what apply would change; --out saves the plan",
+    "show": "Print a saved plan file",
+    "apply": "Apply a saved plan (or plan and confirm), then verify health",
+    "status": "On-call report: every connector, its tasks and failures",
+    "drift": "Compare the live cluster with what kcplan last applied (for cron)",
+    "import": "Record existing live connectors as managed by kcplan",
+    "state": "Inspect or edit the state file (list, show, rm, force-unlock)",
+    "schemas": "Pull per-class config schemas from a live cluster",
+    "sandbox": "Start/stop a real local Kafka Connect for demos and tests",
+}
+
+EPILOG = """\
+exit codes:
+  0  success
+  1  error (the message says what happened and what to do next)
+  2  changes or drift present (plan --detailed-exitcode, drift)
+  3  done, but something is unhealthy (apply verification, status with FAILED connectors/tasks)
+
+environment variables:
+  KCPLAN_ENV           default for -e/--env
+  KCPLAN_CONNECT_URL   overrides the Connect REST URL(s) of the environment (comma-separated)
+  NO_COLOR             disables colours
+"""
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The same global options on the top parser and on every command (so both orders work)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("-C", "--project-dir", metavar="DIR", default=default("."),
+                        help="folder holding environments/ (default: current directory)")
+    parser.add_argument("-e", "--env", metavar="NAME", action="append", default=default(None),
+                        help="environment name (default: $KCPLAN_ENV)")
+    parser.add_argument("--debug", action="store_true", default=default(False),
+                        help="show tracebacks and request logs (secrets still masked)")
+    parser.add_argument("--no-color", action="store_true", default=default(False),
+                        help="no colours (also with NO_COLOR set)")
+
+
+def _module_name(command: str) -> str:
+    return "kcplan.commands." + ("import_" if command == "import" else command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kcplan",
+        description="Terraform-style plan/apply for Kafka Connect connectors, configured in Jsonnet.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kcplan {__version__}")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        _global_options(cmd, suppress=True)
+        importlib.import_module(_module_name(name)).configure(cmd)
+    return parser
+
+
+def _env_list(args: argparse.Namespace) -> list[str]:
+    """-e may be given several times (status takes many); default from KCPLAN_ENV."""
+    given = args.env or ([os.environ["KCPLAN_ENV"]] if os.environ.get("KCPLAN_ENV") else [])
+    names: list[str] = []
+    for item in given:
+        names.extend(n.strip() for n in item.split(",") if n.strip())
+    return names
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.envs = _env_list(args)
+    args.env = args.envs[0] if args.envs else None
+    args.project_dir = Path(args.project_dir)
+    style.configure(args.no_color)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        module = importlib.import_module(_module_name(args.command))
+        return int(module.run(args))
+    except KcplanError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"Error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(exc.hint, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: say so briefly, details with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"Error: internal error: {type(exc).__name__}", file=sys.stderr)
+        print("This is a bug in kcplan; run again with --debug and report the traceback.", file=sys.stderr)
+        return EXIT_ERROR

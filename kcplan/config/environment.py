@@ -1,0 +1,126 @@
+"""Environment settings: ``environments/<env>/kcplan.jsonnet`` evaluated and checked by Pydantic.
+
+Secrets (passwords, tokens, header values) are ``SecretStr`` so they never show in reprs,
+logs or error messages; they come from ``std.extVar`` (every environment variable is an ext var).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+
+from kcplan.config import jsonnet
+from kcplan.errors import ConfigError
+
+SETTINGS_FILE = "kcplan.jsonnet"
+URL_OVERRIDE_VAR = "KCPLAN_CONNECT_URL"
+
+
+def _as_url_list(value: object) -> object:
+    if isinstance(value, str):
+        return [u.strip() for u in value.split(",") if u.strip()]
+    return value
+
+
+def _check_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not an http:// or https:// URL")
+    return url.rstrip("/")
+
+
+Url = Annotated[str, BeforeValidator(lambda v: _check_url(v) if isinstance(v, str) else v)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BasicAuth(_Strict):
+    username: str
+    password: SecretStr
+
+
+class AuthSettings(_Strict):
+    basic: BasicAuth | None = None
+    bearer_token: SecretStr | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class TlsSettings(_Strict):
+    verify: bool = True
+    ca_bundle: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+
+class Settings(_Strict):
+    """What one environment's kcplan.jsonnet may say."""
+
+    connect_url: Annotated[list[Url], BeforeValidator(_as_url_list), Field(min_length=1)]
+    # Writes must outlive the worker's own 90 s REST timeout, or successful writes look failed.
+    request_timeout: float = Field(default=120.0, gt=0)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    retry_deadline: float = Field(default=120.0, gt=0)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    state_path: str | None = None
+    sensitive_keys: list[str] = Field(default_factory=list)
+    parallelism: int = Field(default=8, ge=1, le=64)
+
+
+def environments_dir(project_dir: Path) -> Path:
+    return project_dir / "environments"
+
+
+def env_dir(project_dir: Path, env_name: str) -> Path:
+    return environments_dir(project_dir) / env_name
+
+
+def available_envs(project_dir: Path) -> list[str]:
+    root = environments_dir(project_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / SETTINGS_FILE).is_file())
+
+
+def load_settings(project_dir: Path, env_name: str, ext_vars: dict[str, str] | None = None) -> Settings:
+    """Evaluate and validate the settings file; KCPLAN_CONNECT_URL overrides the URL."""
+    path = env_dir(project_dir, env_name) / SETTINGS_FILE
+    if not path.is_file():
+        known = ", ".join(available_envs(project_dir)) or "none"
+        raise ConfigError(
+            f"environment {env_name!r} has no settings file {path}",
+            f"Create it, or pick one of the environments found: {known} (with -e NAME or KCPLAN_ENV).",
+        )
+    data = jsonnet.evaluate_file(
+        path,
+        ext_vars=jsonnet.ext_vars_for(env_name, ext_vars),
+        search_dirs=[env_dir(project_dir, env_name), environments_dir(project_dir), project_dir],
+    )
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must evaluate to an object, not {type(data).__name__}")
+    override = os.environ.get(URL_OVERRIDE_VAR)
+    if override:
+        data = {**data, "connect_url": override}
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError(
+            f"invalid settings in {path}: " + "; ".join(problems),
+            "Fix the key(s) named above; see README 'Environment settings' for the allowed keys.",
+        ) from None
+
+
+def state_path(project_dir: Path, env_name: str, settings: Settings) -> Path:
+    """Where this environment's state file lives (default .kcplan/<env>.state.json)."""
+    if settings.state_path:
+        p = Path(settings.state_path)
+        return p if p.is_absolute() else project_dir / p
+    return project_dir / ".kcplan" / f"{env_name}.state.json"

@@ -1,0 +1,50 @@
+"""What a command needs from the global options: the project, the environment, its settings."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kcplan.config.environment import Settings, available_envs, load_settings, state_path
+from kcplan.errors import UsageError
+
+if TYPE_CHECKING:
+    from kcplan.connect.client import ConnectClient
+
+
+@dataclass
+class Context:
+    project_dir: Path
+    env_name: str
+    debug: bool = False
+    ext_vars: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, ext_vars: dict[str, str] | None = None) -> Context:
+        return cls(Path(args.project_dir), require_env(args), bool(args.debug), dict(ext_vars or {}))
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.project_dir, self.env_name, self.ext_vars)
+
+    @property
+    def state_path(self) -> Path:
+        return state_path(self.project_dir, self.env_name, self.settings)
+
+    def client(self) -> ConnectClient:
+        from kcplan.connect.client import ConnectClient
+
+        return ConnectClient.from_settings(self.settings, debug=self.debug)
+
+
+def require_env(args: argparse.Namespace) -> str:
+    if args.env:
+        return str(args.env)
+    known = ", ".join(available_envs(Path(args.project_dir))) or "none found"
+    raise UsageError(
+        "no environment given",
+        f"Pass -e NAME or set KCPLAN_ENV (environments: {known}).",
+    )
