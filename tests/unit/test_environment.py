@@ -1,0 +1,85 @@
+"""Environment settings: kcplan.jsonnet evaluated, validated, errors name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kcplan.config.environment import load_settings, state_path
+from kcplan.errors import ConfigError
+
+
+def write_settings(root: Path, env: str, text: str) -> Path:
+    path = root / "environments" / env / "kcplan.jsonnet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_plain_json_with_one_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
+    write_settings(tmp_path, "dev", '{"connect_url": "http://localhost:8083/"}')
+    settings = load_settings(tmp_path, "dev")
+    assert settings.connect_url == ["http://localhost:8083"]
+    assert settings.request_timeout == 120.0
+    assert settings.tls.verify is True
+    assert state_path(tmp_path, "dev", settings) == tmp_path / ".kcplan" / "dev.state.json"
+
+
+def test_secrets_from_ext_vars_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
+    monkeypatch.setenv("DEV_PASSWORD", "hunter2")
+    write_settings(tmp_path, "dev", """
+      local lib = import 'lib/common.libsonnet';
+      {
+        connect_url: ['http://a:8083', 'http://b:8083'],
+        auth: { basic: { username: 'kc', password: std.extVar('DEV_PASSWORD') } },
+        state_path: '/tmp/x/' + std.extVar('env') + '.json',
+        parallelism: lib.parallelism,
+      }
+    """)
+    (tmp_path / "environments" / "lib").mkdir()
+    (tmp_path / "environments" / "lib" / "common.libsonnet").write_text("{parallelism: 4}")
+    settings = load_settings(tmp_path, "dev")
+    assert settings.connect_url == ["http://a:8083", "http://b:8083"]
+    assert settings.auth.basic is not None
+    assert settings.auth.basic.password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(settings)
+    assert settings.parallelism == 4
+    assert state_path(tmp_path, "dev", settings) == Path("/tmp/x/dev.json")
+
+
+def test_url_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KCPLAN_CONNECT_URL", "http://x:1,http://y:2")
+    write_settings(tmp_path, "dev", '{"connect_url": "http://localhost:8083"}')
+    assert load_settings(tmp_path, "dev").connect_url == ["http://x:1", "http://y:2"]
+
+
+def test_wrong_key_names_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
+    path = write_settings(tmp_path, "dev", '{"connect_url": "ftp://x", "request_timout": 3, "parallelism": 0}')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, "dev")
+    assert info.value.message == (
+        f"invalid settings in {path}: "
+        "connect_url.0: Value error, 'ftp://x' is not an http:// or https:// URL; "
+        "parallelism: Input should be greater than or equal to 1; "
+        "request_timout: Extra inputs are not permitted"
+    )
+
+
+def test_missing_env_lists_known_envs(tmp_path: Path) -> None:
+    write_settings(tmp_path, "prod", '{"connect_url": "http://x:1"}')
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, "nope")
+    assert "environment 'nope' has no settings file" in info.value.message
+    assert info.value.hint.endswith("environments found: prod (with -e NAME or KCPLAN_ENV).")
+
+
+def test_missing_ext_var_is_a_render_error(tmp_path: Path) -> None:
+    path = write_settings(tmp_path, "dev", "{connect_url: std.extVar('KCPLAN_TEST_UNSET_VAR_X')}")
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, "dev")
+    assert str(path) in info.value.message
+    assert "KCPLAN_TEST_UNSET_VAR_X" in info.value.message
