@@ -1,12 +1,89 @@
-"""kcplan import (not built yet)."""
+"""kcplan import: record live connectors as managed (no write to the cluster), then show what
+the code would change about them.
+
+Secrets of the imported configs are stored only as digests. A connector imported but not
+declared in the code will be deleted by the next apply; the plan shown says so.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from kcplan.commands._unbuilt import configure  # noqa: F401
-from kcplan.commands._unbuilt import not_built
+from kcplan.commands._options import add_render_options, print_warnings
+from kcplan.commands.plan import load_environment
+from kcplan.commands.state import add_lock_timeout
+from kcplan.errors import PlanError, UsageError
+from kcplan.plan.planner import build_plan, live_run_state
+from kcplan.state.digest import new_salt
+from kcplan.state.model import ManagedConnector, utc_now
+from kcplan.state.store import StateStore
+from kcplan.views.plan_view import render_plan
+
+
+def _literal(name: str) -> str:
+    """A --target pattern matching exactly this name (glob characters bracketed)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="live connectors to record as managed")
+    parser.add_argument("--all", action="store_true", help="every live connector kcplan does not manage yet")
+    add_lock_timeout(parser)
+    add_render_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("import")
+    if bool(args.names) == bool(args.all):
+        raise UsageError("give connector names or --all (not both)",
+                         "e.g. 'kcplan import -e prod orders-sink' or 'kcplan import -e prod --all'.")
+    ctx, desired = load_environment(args)
+    print_warnings(desired.warnings)
+    store = StateStore(ctx.state_path)
+    with store.locked("import", timeout=args.lock_timeout), ctx.client() as client:
+        prior = store.load()
+        cluster_id = client.server_info().kafka_cluster_id or None
+        live = client.list_connectors()
+        if prior.kafka_cluster_id and cluster_id and prior.kafka_cluster_id != cluster_id:
+            raise PlanError(f"the state of '{ctx.env_name}' belongs to Kafka cluster {prior.kafka_cluster_id}, "
+                            f"but {client.current_url} answers for cluster {cluster_id}",
+                            "Check the Connect URL of the environment, or the state file path.")
+        unmanaged = sorted(n for n in live if n not in prior.connectors)
+        if args.all:
+            names = unmanaged
+        else:
+            names = list(dict.fromkeys(args.names))
+            missing = [n for n in names if n not in live]
+            if missing:
+                shown = ", ".join(unmanaged[:20]) + (f" ... ({len(unmanaged)} in all)" if len(unmanaged) > 20 else "")
+                raise UsageError(f"not on the cluster: {', '.join(missing)}",
+                                 f"Connectors there that kcplan does not manage: {shown or 'none'}.")
+        already = [n for n in names if n in prior.connectors]
+        todo = [n for n in names if n not in prior.connectors]
+        salt = prior.digest_salt or new_salt()
+        state = prior.with_salt(salt).with_cluster_id(cluster_id or prior.kafka_cluster_id)
+        now = utc_now()
+        for name in todo:
+            spec = desired.connectors.get(name)
+            state = state.with_connector(ManagedConnector.record(
+                name, live[name].config, sensitive=desired.sensitive, salt=salt,
+                state=live_run_state(live[name]),
+                prevent_destroy=spec.lifecycle.prevent_destroy if spec else False, applied_at=now))
+        saved = store.save(state) if todo else prior
+    for name in already:
+        print(f"{name}: already managed, left as it is.", file=sys.stderr)
+    if not todo:
+        print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
+        return 0
+    print(f"Imported {len(todo)} connector{'s' if len(todo) != 1 else ''} into the state of '{ctx.env_name}' "
+          f"(serial {saved.serial}): {', '.join(todo)}")
+    undeclared = [n for n in todo if n not in desired.connectors]
+    if undeclared:
+        print(f"Warning: not declared in the code, so the next apply would delete them: {', '.join(undeclared)}",
+              file=sys.stderr)
+    plan = build_plan(desired.connectors, desired.sensitive, saved, live, env=ctx.env_name,
+                      kafka_cluster_id=cluster_id, connect_urls=list(ctx.settings.connect_url),
+                      targets=[_literal(n) for n in todo])
+    print("\nWhat the code would change about them:\n")
+    sys.stdout.write(render_plan(plan))
+    return 0

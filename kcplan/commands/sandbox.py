@@ -1,12 +1,110 @@
-"""kcplan sandbox (not built yet)."""
+"""kcplan sandbox up|down|status: a real local Kafka Connect for demos and tests (kcplan/sandbox.py)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
+from pathlib import Path
 
-from kcplan.commands._unbuilt import configure  # noqa: F401
-from kcplan.commands._unbuilt import not_built
+from kcplan import sandbox
+from kcplan.errors import UsageError
+
+EXIT_UNHEALTHY = 3
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["up", "down", "status"],
+                        help="up: start it and wait until the REST API answers; down: stop the processes "
+                             "that 'up' recorded; status: say what runs")
+    parser.add_argument("--mode", choices=list(sandbox.MODES), default="standalone",
+                        help="up: one standalone worker (default) or a distributed cluster")
+    parser.add_argument("--workers", type=int, metavar="N", default=None,
+                        help="up --mode distributed: number of workers (default 2)")
+    parser.add_argument("--kafka-home", metavar="DIR", default=None,
+                        help="up: take the Connect jars from DIR/libs of an Apache Kafka distribution "
+                             "(default: $KAFKA_HOME, else the jars installed by .ci/setup)")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", default=sandbox.DEFAULT_TIMEOUT,
+                        help=f"up: how long to wait for the workers (default {sandbox.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--grace", type=float, metavar="SECONDS", default=sandbox.DEFAULT_GRACE,
+                        help="down: wait this long after SIGTERM before SIGKILL "
+                             f"(default {sandbox.DEFAULT_GRACE:g})")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("sandbox")
+    root = Path(args.project_dir)
+    if args.action == "up":
+        return _up(root, args)
+    if args.action == "down":
+        return _down(root, args.grace)
+    return _status(root)
+
+
+def _up(root: Path, args: argparse.Namespace) -> int:
+    if args.workers is not None and args.mode == "standalone" and args.workers != 1:
+        raise UsageError("--workers needs --mode distributed (standalone runs one worker)",
+                         "Run 'kcplan sandbox up --mode distributed --workers N'.")
+    info = sandbox.start_sandbox(
+        root, mode=args.mode, workers=args.workers, kafka_home=args.kafka_home, timeout=args.timeout,
+        progress=lambda msg: print(f"sandbox: {msg} ...", file=sys.stderr, flush=True),
+    )
+    version = f"Kafka Connect {info.connect_version}" if info.connect_version else "Kafka Connect"
+    print(f"Sandbox up: {version}, {info.mode}, {len(info.workers)} worker"
+          f"{'s' if len(info.workers) > 1 else ''}, ready in {info.startup_seconds:.1f} s")
+    for proc in info.processes:
+        where = proc.url if proc.role == "worker" else f"127.0.0.1:{proc.port} (Kafka protocol, tansu)"
+        print(f"  {proc.name:<9} {where:<45} pid {proc.pid}")
+    print(f"Logs and state: {_shown(info.dir)}")
+    print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
+    print("Stop it with: kcplan sandbox down" + _dir_option(root))
+    return 0
+
+
+def _down(root: Path, grace: float) -> int:
+    info = sandbox.stop_sandbox(root, grace=grace)
+    if info is None:
+        print(f"No sandbox recorded in {_shown(sandbox.sandbox_dir(root))}; nothing to stop.")
+        return 0
+    pids = ", ".join(f"{p.name} {p.pid}" for p in info.processes)
+    print(f"Sandbox stopped ({info.mode}; pids {pids}). Logs kept in {_shown(info.dir)}")
+    return 0
+
+
+def _status(root: Path) -> int:
+    found = sandbox.sandbox_status(root)
+    if found is None:
+        print(f"No sandbox running (nothing recorded in {_shown(sandbox.sandbox_dir(root))}).")
+        print("Start one with: kcplan sandbox up" + _dir_option(root))
+        return 0
+    info, statuses = found
+    healthy = all(s.alive and s.answering is not False for s in statuses)
+    version = f" Kafka Connect {info.connect_version}" if info.connect_version else ""
+    state = "running" if healthy else "UNHEALTHY"
+    print(f"Sandbox {state}: {info.mode},{version} started {info.started_at}")
+    for st in statuses:
+        proc = st.process
+        where = proc.url if proc.role == "worker" else f"127.0.0.1:{proc.port}"
+        if not st.alive:
+            what = "not running"
+        elif st.answering is False:
+            what = "running, REST API not answering"
+        else:
+            what = "running"
+        print(f"  {proc.name:<9} {where:<30} pid {proc.pid:<8} {what}  (log {_shown(Path(proc.log))})")
+    if not healthy:
+        print("Restart it with: kcplan sandbox down && kcplan sandbox up" + _dir_option(root))
+        return EXIT_UNHEALTHY
+    print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    """Relative to the current directory when below it: shorter, and what the user typed."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _dir_option(root: Path) -> str:
+    return "" if root.resolve() == Path.cwd().resolve() else f" -C {shlex.quote(str(root))}"

@@ -1,12 +1,141 @@
-"""kcplan state (not built yet)."""
+"""kcplan state list | show NAME | rm NAME... | force-unlock: look at or edit the state file.
+
+None of these talks to the cluster: ``rm`` only stops kcplan from managing a connector.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 
-from kcplan.commands._unbuilt import configure  # noqa: F401
-from kcplan.commands._unbuilt import not_built
+from tabulate import tabulate
+
+from kcplan.context import Context
+from kcplan.errors import UsageError
+from kcplan.plan.diff import masked
+from kcplan.state import lock as lk
+from kcplan.state.model import State
+from kcplan.state.store import StateStore
+from kcplan.views import style
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
+    """--lock-timeout, for every command that takes the state lock."""
+    parser.add_argument("--lock-timeout", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for a state lock held by another kcplan (default: fail at once)")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from kcplan.cli import _global_options  # the same -C/-e/--debug/--no-color after the subcommand
+
+    sub = parser.add_subparsers(dest="state_command", metavar="SUBCOMMAND", required=True)
+    commands = {
+        "list": "List the connectors kcplan manages",
+        "show": "Show what kcplan last applied to one connector (secrets masked)",
+        "rm": "Stop managing connectors (the connectors on the cluster are not touched)",
+        "force-unlock": "Remove a stale state lock",
+    }
+    parsers = {}
+    for name, help_text in commands.items():
+        parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
+        _global_options(parsers[name], suppress=True)
+    parsers["show"].add_argument("name", metavar="NAME")
+    parsers["rm"].add_argument("names", nargs="+", metavar="NAME")
+    add_lock_timeout(parsers["rm"])
+    parsers["force-unlock"].add_argument(
+        "--force", action="store_true",
+        help="remove the lock even while a live process holds it (only for a process that is stuck for good)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("state")
+    ctx = Context.from_args(args)
+    store = StateStore(ctx.state_path)
+    command = args.state_command
+    if command == "list":
+        return _list(ctx, store)
+    if command == "show":
+        return _show(store, args.name, ctx.env_name)
+    if command == "rm":
+        return _rm(store, args.names, args.lock_timeout, ctx.env_name)
+    return _force_unlock(store, args.force)
+
+
+def _describe(store: StateStore, state: State) -> str:
+    return (f"State {store.path} (lineage {state.lineage}, serial {state.serial}, "
+            f"Kafka cluster {state.kafka_cluster_id or '?'})")
+
+
+def _list(ctx: Context, store: StateStore) -> int:
+    state = store.load()
+    if not state.exists:
+        print(f"No state yet for environment '{ctx.env_name}' ({store.path} does not exist): "
+              "kcplan manages no connectors there.")
+        return 0
+    rows = [[name, rec.connector_class.rsplit(".", 1)[-1], style.state(rec.state),
+             "yes" if rec.prevent_destroy else "no", rec.applied_at]
+            for name, rec in sorted(state.connectors.items())]
+    print(_describe(store, state) + f": {len(rows)} managed connector{'s' if len(rows) != 1 else ''}")
+    if rows:
+        print()
+        print(tabulate(rows, headers=["NAME", "CLASS", "STATE", "PREVENT_DESTROY", "APPLIED_AT"],
+                       tablefmt="plain"))
+    return 0
+
+
+def _require(state: State, names: list[str], env: str) -> None:
+    missing = [n for n in names if n not in state.connectors]
+    if missing:
+        known = sorted(state.connectors)
+        shown = ", ".join(known[:20]) + (f" ... ({len(known)} in all)" if len(known) > 20 else "")
+        raise UsageError(
+            f"not managed in environment '{env}': {', '.join(missing)}",
+            f"Managed connectors: {shown or 'none'} ('kcplan state list').",
+        )
+
+
+def _show(store: StateStore, name: str, env: str) -> int:
+    from kcplan.config.sensitive import SensitiveKeys
+
+    state = store.load()
+    _require(state, [name], env)
+    rec = state.connectors[name]
+    doc = {"name": rec.name, "config": masked(rec.config, SensitiveKeys()), "state": rec.state,
+           "prevent_destroy": rec.prevent_destroy, "applied_at": rec.applied_at}
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _rm(store: StateStore, names: list[str], timeout: float, env: str) -> int:
+    with store.locked("state rm", timeout=timeout):
+        state = store.load()
+        _require(state, names, env)
+        for name in names:
+            state = state.without(name)
+        saved = store.save(state)
+    print(f"Removed from the state of '{env}' (serial {saved.serial}): {', '.join(sorted(set(names)))}.")
+    print("The connectors on the cluster are untouched; kcplan now lists them as not managed.")
+    return 0
+
+
+def _force_unlock(store: StateStore, force: bool) -> int:
+    was_held, info = lk.force_unlock(store.lock_path, force=force)
+    who = f" (last taken by {info.describe()})" if info else ""
+    if info is None and not was_held and not store.lock_path.exists():
+        print(f"The state {store.path} is not locked.")
+    elif was_held:
+        print(f"Removed the lock {store.lock_path} held by a live process{who}.")
+        print("Warning: that process still runs and may still write the state.", file=sys.stderr)
+    else:
+        print(f"Removed the stale lock file {store.lock_path}{who}; nobody held it.")
+    return 0

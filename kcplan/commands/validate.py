@@ -1,12 +1,79 @@
-"""kcplan validate (not built yet)."""
+"""kcplan validate: every problem of the environment's connector configs, in one run.
+
+Offline by default (Jsonnet, base rules, schemas/); ``--online`` also asks the cluster
+(PUT /connector-plugins/CLASS/config/validate) for each connector, concurrently.
+"""
 
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 
-from kcplan.commands._unbuilt import configure  # noqa: F401
-from kcplan.commands._unbuilt import not_built
+from kcplan.commands._options import add_render_options, print_warnings, render_inputs
+from kcplan.config.models import ConnectorSpec
+from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
+from kcplan.config.sensitive import SensitiveKeys
+from kcplan.connect.client import GENERAL_KEY, ConnectClient
+from kcplan.context import Context, require_env
+from kcplan.errors import ApiError, AuthFailed, SpecError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--online", action="store_true",
+                        help="also validate each connector on the cluster (needs the environment's "
+                             "Connect URL and credentials)")
+    add_render_options(parser)
+    parser.epilog = (parser.epilog or "") + (
+        "\noffline, the settings file is read only for sensitive_keys: ext vars that are not set\n"
+        "(e.g. the cluster's credentials) read as empty strings there.\n"
+        "exit: 0 all connectors valid, 1 any problem (all are listed).\n")
 
 
 def run(args: argparse.Namespace) -> int:
-    return not_built("validate")
+    env = require_env(args)
+    inputs = render_inputs(args)
+    ctx = Context.from_args(args, inputs.ext_vars) if args.online else None
+    extra = (ctx.settings.sensitive_keys if ctx
+             else settings_sensitive_keys(args.project_dir, env, inputs.ext_vars))
+    rendered = render_environment(args.project_dir, env, ext_vars=inputs.ext_vars,
+                                  tla_vars=inputs.tla_vars, extra_sensitive_keys=extra)
+    print_warnings(rendered.warnings)
+    problems = list(rendered.problems)
+    if ctx is not None:
+        problems += validate_online(ctx.client(), list(rendered.connectors.values()),
+                                    rendered.sensitive, ctx.settings.parallelism)
+    if problems:
+        raise SpecError([str(p) for p in problems], SPEC_HINT)
+    print(summary(rendered, online_url=ctx.settings.connect_url[0] if ctx else None))
+    return 0
+
+
+def summary(rendered: Rendered, online_url: str | None = None) -> str:
+    count = len(rendered.connectors)
+    files = len(rendered.files)
+    where = f"offline and on {online_url}" if online_url else "offline"
+    return (f"{count} connector{'s' if count != 1 else ''} valid "
+            f"(environment {rendered.env_name!r}, {files} file{'s' if files != 1 else ''}, {where})")
+
+
+def validate_online(client: ConnectClient, specs: list[ConnectorSpec], sensitive: SensitiveKeys,
+                    parallelism: int) -> list[Problem]:
+    """The cluster's per-key errors for each connector (secret values scrubbed), in name order."""
+
+    def one(spec: ConnectorSpec) -> list[Problem]:
+        try:
+            errors = client.validate_config(spec.connector_class, spec.config)
+        except AuthFailed:
+            raise
+        except ApiError as exc:  # e.g. a class the cluster does not have
+            message = sensitive.scrub(exc.message, spec.config)
+            return [Problem(spec.source, f"the cluster could not validate it: {message}",
+                            f"connector {spec.name!r}")]
+        return [Problem(spec.source, sensitive.scrub(message, spec.config), f"connector {spec.name!r}",
+                        None if key == GENERAL_KEY else key)
+                for key, messages in sorted(errors.items()) for message in messages]
+
+    ordered = sorted(specs, key=lambda s: s.name)
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        results = list(pool.map(one, ordered))
+    return [p for result in results for p in result]

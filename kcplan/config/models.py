@@ -1,22 +1,26 @@
 """The desired state of one connector, after rendering, normalisation and validation.
 
-The issue-3 work (render/validate) builds these from Jsonnet output; the planner and
-apply only ever see this frozen shape.
+kcplan.config.render builds these from Jsonnet output; the planner and apply only ever see
+this frozen shape, so its invariants are checked here once: every config value is a string,
+``config['name']`` equals ``name``, and kcplan's own settings (state, lifecycle) stay outside
+``config`` and never reach the cluster.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RunState = Literal["RUNNING", "PAUSED", "STOPPED"]
+RUN_STATES: tuple[str, ...] = ("RUNNING", "PAUSED", "STOPPED")
+WRAPPER_KEYS: tuple[str, ...] = ("name", "config", "state", "lifecycle")
 
 
 class Lifecycle(BaseModel):
     """kcplan's own per-connector settings; never sent to the cluster."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     prevent_destroy: bool = False
 
 
@@ -24,11 +28,17 @@ class ConnectorSpec(BaseModel):
     """One desired connector: the flat Connect config (all values strings, ``name`` included)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
+    name: str = Field(min_length=1)
     config: dict[str, str]
     state: RunState = "RUNNING"
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     source: str = Field(default="", description="file the connector was rendered from, for messages")
+
+    @model_validator(mode="after")
+    def _name_in_config(self) -> Self:
+        if self.config.get("name") != self.name:
+            raise ValueError(f"config['name'] must equal the connector name {self.name!r}")
+        return self
 
     @property
     def connector_class(self) -> str:

@@ -1,0 +1,412 @@
+"""Desired state: render an environment's connector files and turn them into ConnectorSpecs.
+
+Every ``environments/<env>/connectors/**/*.jsonnet`` evaluates to one connector or an array of
+them (``*.libsonnet`` are libraries only), all in one Jsonnet evaluation. Each connector is
+written flat (``{name, "connector.class", ...}``) or wrapped (``{name, config, state, lifecycle}``).
+Values are normalised to the strings Connect returns (so nothing shows false drift later), then
+checked by the base rules and the class's schema. ALL problems are collected and reported
+together, each naming file, connector and key; secret values never appear in them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kcplan.config import jsonnet
+from kcplan.config.environment import SETTINGS_FILE, available_envs, env_dir
+from kcplan.config.models import RUN_STATES, WRAPPER_KEYS, ConnectorSpec, Lifecycle
+from kcplan.config.schemas import SchemaSet, load_schemas
+from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
+from kcplan.errors import ConfigError, SpecError
+
+CONNECTORS_DIR = "connectors"
+MAX_INT = 2**31 - 1
+SPEC_HINT = "Fix the problems listed above (file, connector, key), then run 'kcplan validate' again."
+_KCPLAN_KEYS = ("state", "lifecycle")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the rendered configs: where (file, connector, key) and what."""
+
+    file: str
+    message: str
+    connector: str | None = None  # "connector 'x'", or "item [2]" while the name is unknown
+    key: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.connector:
+            parts.append(self.connector)
+        if self.key is not None:
+            parts.append(f"key {self.key!r}")
+        return ": ".join(parts) + ": " + self.message
+
+
+@dataclass
+class Desired:
+    """What the environment's files say should exist (input of plan and apply)."""
+
+    connectors: dict[str, ConnectorSpec]
+    sensitive: SensitiveKeys
+    warnings: list[str]
+
+
+@dataclass
+class Rendered:
+    """Everything rendering found, problems included (validate reports them, load_desired raises)."""
+
+    env_name: str
+    files: list[str]
+    connectors: dict[str, ConnectorSpec]
+    problems: list[Problem]
+    warnings: list[str]
+    sensitive: SensitiveKeys
+    classes: set[str] = field(default_factory=set)  # every connector.class seen, valid or not
+
+
+def load_desired(
+    project_dir: Path,
+    env_name: str,
+    *,
+    ext_vars: dict[str, str] | None = None,
+    tla_vars: dict[str, str] | None = None,
+    extra_sensitive_keys: Iterable[str] = (),
+) -> Desired:
+    """Render and validate; raises RenderError (Jsonnet) or SpecError (every problem at once)."""
+    rendered = render_environment(project_dir, env_name, ext_vars=ext_vars, tla_vars=tla_vars,
+                                  extra_sensitive_keys=extra_sensitive_keys)
+    if rendered.problems:
+        raise SpecError([str(p) for p in rendered.problems], SPEC_HINT)
+    return Desired(rendered.connectors, rendered.sensitive, rendered.warnings)
+
+
+def render_environment(
+    project_dir: Path,
+    env_name: str,
+    *,
+    ext_vars: Mapping[str, str] | None = None,
+    tla_vars: Mapping[str, str] | None = None,
+    extra_sensitive_keys: Iterable[str] = (),
+    schemas: SchemaSet | None = None,
+) -> Rendered:
+    """Render every connector file of the environment; problems are returned, not raised."""
+    files = discover(project_dir, env_name)
+    data = jsonnet.evaluate_files(
+        files,
+        root=project_dir,
+        ext_vars=jsonnet.ext_vars_for(env_name, ext_vars),
+        tla_vars=tla_vars,
+        search_dirs=search_dirs(env_name),
+    )
+    schemas = schemas if schemas is not None else load_schemas(project_dir)
+    sensitive = SensitiveKeys.from_schemas(schemas, extra_sensitive_keys)
+    builder = _Builder(schemas, sensitive)
+    for name in files:
+        builder.add_file(name, data[name])
+    warnings = builder.warnings(env_name)
+    if not files:
+        warnings.insert(0, f"no connector files under environments/{env_name}/{CONNECTORS_DIR}/ "
+                           "(this environment wants no connectors)")
+    return Rendered(env_name, files, builder.connectors, builder.problems, warnings, sensitive,
+                    builder.classes)
+
+
+def discover(project_dir: Path, env_name: str) -> list[str]:
+    """Connector files of the environment, relative to the project dir, in a stable order."""
+    folder = env_dir(project_dir, env_name)
+    if not folder.is_dir():
+        known = ", ".join(available_envs(project_dir)) or "none"
+        raise ConfigError(
+            f"environment {env_name!r} not found (no folder {folder})",
+            f"Pick one of the environments found: {known} (with -e NAME or KCPLAN_ENV).",
+        )
+    connectors = folder / CONNECTORS_DIR
+    if not connectors.is_dir():
+        return []
+    found = (p for p in connectors.rglob("*.jsonnet") if p.is_file())
+    return sorted(p.relative_to(project_dir).as_posix() for p in found)
+
+
+def search_dirs(env_name: str) -> list[str]:
+    """Where imports are looked up after the importing file's folder (relative to the project)."""
+    return [f"environments/{env_name}", "environments", ""]
+
+
+def settings_sensitive_keys(project_dir: Path, env_name: str,
+                            ext_vars: Mapping[str, str] | None = None) -> list[str]:
+    """The settings file's ``sensitive_keys``, for commands that work offline.
+
+    Offline commands need nothing else from kcplan.jsonnet, so ext vars that are not set (the
+    Connect credentials, typically) read as "" here: render and validate run without secrets.
+    """
+    path = env_dir(project_dir, env_name) / SETTINGS_FILE
+    if not path.is_file():
+        return []
+    data = jsonnet.evaluate_file(
+        path,
+        ext_vars=jsonnet.ext_vars_for(env_name, ext_vars),
+        search_dirs=[env_dir(project_dir, env_name), project_dir / "environments", project_dir],
+        stub_missing_ext_vars=True,
+    )
+    keys = data.get("sensitive_keys", []) if isinstance(data, dict) else []
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f"invalid settings in {path}: sensitive_keys must be a list of strings",
+                          "Fix sensitive_keys, e.g. sensitive_keys: ['my.plugin.secret'].")
+    return keys
+
+
+def _kind(value: object) -> str:
+    """The JSON type name of a value, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _a(kind: str) -> str:
+    if kind == "null":
+        return kind
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def scalar_string(value: object) -> str | None:
+    """A JSON scalar as the string Connect returns for it (true -> "true", 1.5 -> "1.5"); else None."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**63 else repr(value)
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why Connect cannot take this connector name, or None when it can."""
+    if name == "":
+        return "is empty"
+    if not name.strip():
+        return "is only whitespace"
+    if name != name.strip():
+        return f"{name!r} has leading or trailing whitespace"
+    if "/" in name:
+        return f"{name!r} contains '/', which the Connect REST API cannot address"
+    if any(unicodedata.category(c) == "Cc" for c in name):
+        return f"{name!r} contains control characters"
+    return None
+
+
+class _Builder:
+    """Turns evaluated files into ConnectorSpecs, collecting every problem on the way."""
+
+    def __init__(self, schemas: SchemaSet, sensitive: SensitiveKeys) -> None:
+        self.schemas = schemas
+        self.sensitive = sensitive
+        self.connectors: dict[str, ConnectorSpec] = {}
+        self.problems: list[Problem] = []
+        self.classes: set[str] = set()
+        self.defined_in: dict[str, str] = {}
+        self.unknown_classes: dict[str, list[str]] = {}
+
+    def add_file(self, file: str, data: Any) -> None:
+        if isinstance(data, dict):
+            self.add_item(file, None, data)
+        elif isinstance(data, list):
+            for index, item in enumerate(data):
+                if isinstance(item, dict):
+                    self.add_item(file, index, item)
+                else:
+                    self.problems.append(Problem(file, f"must be a connector object, got {_a(_kind(item))}",
+                                                 f"item [{index}]"))
+        else:
+            self.problems.append(Problem(
+                file, f"must evaluate to a connector object or an array of them, got {_a(_kind(data))}"))
+
+    def add_item(self, file: str, index: int | None, obj: dict[str, Any]) -> None:
+        item = _Item(file, f"item [{index}]" if index is not None else None)
+        wrapped = isinstance(obj.get("config"), dict)
+        if "config" in obj and not wrapped and set(obj) <= set(WRAPPER_KEYS):
+            self._name(item, obj, obj, wrapped=False)
+            item.problem(f"must be an object (the Connect config of the wrapped form), "
+                         f"got {_a(_kind(obj['config']))}", "config")
+            self.problems.extend(item.problems)
+            return
+        raw = obj["config"] if wrapped else obj
+        name = self._name(item, obj, raw, wrapped)
+        state, lifecycle = self._wrapper(item, obj) if wrapped else self._flat_extras(item, obj)
+        config = self._config(item, raw, name)
+        cls = config.get("connector.class")
+        if cls is None:
+            item.problem("missing", "connector.class")
+        elif not cls.strip():
+            item.problem("is empty", "connector.class")
+        else:
+            self.classes.add(cls)
+        if "tasks.max" in config:
+            self._tasks_max(item, config["tasks.max"])
+        if cls and cls.strip() and name is not None:
+            self._schema(item, cls, config, name)
+        if name is not None:
+            self._unique(item, name)
+        self.problems.extend(item.problems)
+        if item.problems or name is None or state is None or lifecycle is None:
+            return
+        try:
+            spec = ConnectorSpec.model_validate(
+                {"name": name, "config": config, "state": state, "lifecycle": lifecycle, "source": file})
+        except ValidationError as exc:  # the checks above should make this unreachable
+            self.problems.append(Problem(file, str(exc.errors()[0]["msg"]), item.label))
+            return
+        self.connectors[name] = spec
+
+    def _wrapper(self, item: _Item, obj: dict[str, Any]) -> tuple[str | None, Lifecycle | None]:
+        allowed = ", ".join(WRAPPER_KEYS)
+        for key in sorted(set(obj) - set(WRAPPER_KEYS)):
+            item.problem(f"unknown key in the wrapped form (allowed: {allowed})", key)
+        state = obj.get("state", "RUNNING")
+        if state not in RUN_STATES:
+            shown = repr(state) if isinstance(state, str) else _a(_kind(state))
+            item.problem(f"must be one of {', '.join(RUN_STATES)}, got {shown}", "state")
+            state = None
+        return state, self._lifecycle(item, obj.get("lifecycle", {}))
+
+    def _lifecycle(self, item: _Item, value: Any) -> Lifecycle | None:
+        if not isinstance(value, dict):
+            item.problem(f"must be an object like {{prevent_destroy: true}}, got {_a(_kind(value))}",
+                         "lifecycle")
+            return None
+        try:
+            return Lifecycle.model_validate(value)
+        except ValidationError as exc:
+            allowed = ", ".join(Lifecycle.model_fields)
+            for err in exc.errors():
+                key = "lifecycle." + ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    item.problem(f"unknown lifecycle setting (allowed: {allowed})", key)
+                elif err["type"] == "bool_type":
+                    item.problem(f"must be true or false, got {_a(_kind(err['input']))}", key)
+                else:
+                    item.problem(str(err["msg"]), key)
+            return None
+
+    def _flat_extras(self, item: _Item, obj: dict[str, Any]) -> tuple[str, Lifecycle]:
+        for key in _KCPLAN_KEYS:
+            if key in obj:
+                item.problem("is a kcplan setting, not a Connect config key: use the wrapped form "
+                             "{name, config: {...}, state, lifecycle}", key)
+        return "RUNNING", Lifecycle()
+
+    def _name(self, item: _Item, obj: dict[str, Any], raw: dict[str, Any], wrapped: bool) -> str | None:
+        if wrapped and "name" in obj and "name" in raw:
+            outer, inner = obj["name"], raw["name"]
+            if isinstance(outer, str) and inner != outer:
+                item.problem(f"config.name {inner!r} differs from name {outer!r} "
+                             "(leave config.name out, or make them equal)", "name")
+                return None
+        source = obj if wrapped and "name" in obj else raw
+        if "name" not in source:
+            item.problem("missing", "name")
+            return None
+        name = source["name"]
+        if not isinstance(name, str):
+            item.problem(f"must be a string, got {_a(_kind(name))}", "name")
+            return None
+        problem = name_problem(name)
+        if problem:
+            item.problem(problem, "name")
+            return None
+        item.label = f"connector {name!r}"
+        return name
+
+    def _config(self, item: _Item, raw: dict[str, Any], name: str | None) -> dict[str, str]:
+        config: dict[str, str] = {}
+        for key, value in raw.items():
+            if key == "name":
+                continue
+            text = self._value(item, key, value)
+            if text is not None:
+                config[key] = text
+        if name is not None:
+            config["name"] = name
+        return dict(sorted(config.items()))
+
+    def _value(self, item: _Item, key: str, value: Any) -> str | None:
+        if key == "":
+            item.problem("empty key", key)
+            return None
+        if value is None:
+            item.problem("null value: give a value or leave the key out", key)
+            return None
+        if isinstance(value, dict):
+            item.problem("nested object: Connect config values are strings, numbers, booleans "
+                         "or lists of them (write dotted keys instead)", key)
+            return None
+        if isinstance(value, list):
+            parts = [scalar_string(v) for v in value]
+            bad = [i for i, part in enumerate(parts) if part is None]
+            for i in bad:
+                item.problem(f"list element [{i}] is {_a(_kind(value[i]))}: list elements must be "
+                             "strings, numbers or booleans", key)
+            return None if bad else ",".join(p for p in parts if p is not None)
+        return scalar_string(value)
+
+    def _tasks_max(self, item: _Item, value: str) -> None:
+        if is_placeholder(value):
+            return
+        if not (value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_INT):
+            item.problem(f"must be a positive integer, got {value!r}", "tasks.max")
+
+    def _schema(self, item: _Item, cls: str, config: dict[str, str], name: str) -> None:
+        schema = self.schemas.get(cls)
+        if schema is None:
+            self.unknown_classes.setdefault(cls, []).append(name)
+            return
+        checked_elsewhere = {"name", "connector.class", "tasks.max"}
+        checked_elsewhere.update(p.key for p in item.problems if p.key)
+        for key, message, value in schema.problems(config, skip=checked_elsewhere):
+            shown = MASK if self.sensitive.hides(key, value, cls) else repr(value)
+            item.problem(message.replace("{value}", shown), key)
+
+    def _unique(self, item: _Item, name: str) -> None:
+        first = self.defined_in.get(name)
+        if first is None:
+            self.defined_in[name] = item.file
+        elif first == item.file:
+            item.problem("defined more than once in this file (connector names must be unique)")
+        else:
+            item.problem(f"also defined in {first} (connector names must be unique in an environment)")
+
+    def warnings(self, env_name: str) -> list[str]:
+        out = []
+        for cls, names in sorted(self.unknown_classes.items()):
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            out.append(
+                f"no schema for connector class {cls!r} (used by {shown}): checked with the base rules "
+                f"only; add schemas/{cls}.json or run 'kcplan schemas pull -e {env_name} {cls}'"
+            )
+        return out
+
+
+@dataclass
+class _Item:
+    """Problems of one connector object while it is being built."""
+
+    file: str
+    label: str | None
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, message: str, key: str | None = None) -> None:
+        self.problems.append(Problem(self.file, message, self.label, key))

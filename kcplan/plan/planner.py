@@ -1,0 +1,265 @@
+"""build_plan: desired + prior state + live cluster -> Plan. Pure: no I/O, no clock, no randomness.
+
+Three-way: actions come from desired vs live (or vs state with --refresh=false); drift comes
+from state vs live; connectors on the cluster that the state does not manage are listed and
+never touched, unless declared and identical (adopted, no write) or ``adopt=True``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from kcplan.config.models import ConnectorSpec
+from kcplan.config.sensitive import SensitiveKeys
+from kcplan.connect.models import LiveConnector
+from kcplan.errors import PlanError
+from kcplan.plan import diff
+from kcplan.plan.model import RUN_STATE_ACTIONS, Action, Change, Drift, Plan, RunState
+from kcplan.state.digest import digest_config, fingerprint
+from kcplan.state.model import ManagedConnector, State
+
+
+def live_run_state(live: LiveConnector) -> RunState:
+    """The run state kcplan plans with: PAUSED and STOPPED as such; anything else (RUNNING,
+    FAILED, UNASSIGNED, no status yet) is a connector meant to run."""
+    state = live.run_state
+    if state == "PAUSED":
+        return "PAUSED"
+    if state == "STOPPED":
+        return "STOPPED"
+    return "RUNNING"
+
+
+def live_fingerprint(live: LiveConnector | None, salt: str) -> str | None:
+    """Fingerprint of a live connector (config + run state); None when absent.
+
+    apply recomputes it for every connector a plan touches and refuses a stale plan.
+    """
+    if live is None:
+        return None
+    return fingerprint({"config": {**live.config, "name": live.name}, "state": live_run_state(live)}, salt)
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One connector as one source has it: config (name included) and run state."""
+
+    config: Mapping[str, str]
+    state: RunState
+
+    @property
+    def cls(self) -> str:
+        return self.config.get("connector.class", "")
+
+
+def _desired_side(spec: ConnectorSpec) -> _Side:
+    return _Side({**spec.config, "name": spec.name}, spec.state)
+
+
+def _live_side(live: LiveConnector) -> _Side:
+    return _Side({**live.config, "name": live.name}, live_run_state(live))
+
+
+def _state_side(rec: ManagedConnector) -> _Side:
+    return _Side({**rec.config, "name": rec.name}, rec.state)
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    sensitive: SensitiveKeys
+    salt: str
+    refreshed: bool
+
+
+def _converge(name: str, spec: ConnectorSpec, have: _Side, ctx: _Ctx, *, adopting: bool,
+              live: LiveConnector | None) -> Change:
+    """The one action that turns ``have`` into ``spec``."""
+    want = _desired_side(spec)
+    keys = diff.key_changes(have.config, want.config, ctx.sensitive, ctx.salt)
+    if want.cls != have.cls:
+        action = Action.REPLACE
+    elif keys:
+        action = Action.UPDATE
+    elif want.state != have.state:
+        action = RUN_STATE_ACTIONS[want.state]
+    else:
+        action = Action.NOOP
+    return Change(
+        name=name,
+        action=action,
+        keys=keys,
+        state_from=have.state if action is not Action.REPLACE else None,
+        state_to=want.state,
+        desired_config=digest_config(want.config, ctx.sensitive, ctx.salt),
+        prevent_destroy=spec.lifecycle.prevent_destroy,
+        live_exists=live is not None or not ctx.refreshed,
+        live_fingerprint=live_fingerprint(live, ctx.salt),
+        adopting=adopting,
+        source=spec.source,
+        patch=diff.patch_ops(keys),
+    )
+
+
+def _create(name: str, spec: ConnectorSpec, ctx: _Ctx) -> Change:
+    want = _desired_side(spec)
+    keys = diff.key_changes({}, want.config, ctx.sensitive, ctx.salt)
+    return Change(
+        name=name,
+        action=Action.CREATE,
+        keys=keys,
+        state_to=want.state,
+        desired_config=digest_config(want.config, ctx.sensitive, ctx.salt),
+        prevent_destroy=spec.lifecycle.prevent_destroy,
+        source=spec.source,
+        patch=diff.patch_ops(keys),
+    )
+
+
+def _record_matches(rec: ManagedConnector, spec: ConnectorSpec, salt: str) -> bool:
+    """Does the state already record exactly what the code declares?"""
+    return (rec.state == spec.state
+            and rec.prevent_destroy == spec.lifecycle.prevent_destroy
+            and diff.configs_equal(_state_side(rec).config, _desired_side(spec).config, salt))
+
+
+def _adopt(change: Change) -> Change:
+    return change.model_copy(update={"action": Action.ADOPT, "state_from": None})
+
+
+def _drift(name: str, rec: ManagedConnector, live: LiveConnector | None, ctx: _Ctx) -> Drift | None:
+    if live is None:
+        return Drift(name=name, deleted=True, applied_state=rec.state)
+    have = _live_side(live)
+    keys = diff.key_changes(_state_side(rec).config, have.config, ctx.sensitive, ctx.salt)
+    if not keys and have.state == rec.state:
+        return None
+    return Drift(name=name, keys=keys, applied_state=rec.state, live_state=have.state)
+
+
+def _in_scope(name: str, targets: Sequence[str]) -> bool:
+    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
+
+
+@dataclass
+class _Acc:
+    changes: list[Change]
+    drift: list[Drift]
+    unmanaged: list[str]
+    conflicts: list[Change]
+
+
+def _plan_one(name: str, spec: ConnectorSpec | None, rec: ManagedConnector | None,
+              live: LiveConnector | None, ctx: _Ctx, adopt: bool, acc: _Acc) -> None:
+    """The change (or conflict) for one in-scope connector that is declared or managed."""
+    if spec is None:
+        assert rec is not None
+        if live is None and ctx.refreshed:
+            acc.changes.append(Change(name=name, action=Action.FORGET, prevent_destroy=rec.prevent_destroy))
+        else:
+            acc.changes.append(Change(
+                name=name, action=Action.DELETE, prevent_destroy=rec.prevent_destroy,
+                state_from=live_run_state(live) if live else rec.state, live_exists=True,
+                live_fingerprint=live_fingerprint(live, ctx.salt)))
+        return
+    if ctx.refreshed:
+        if live is None:
+            acc.changes.append(_create(name, spec, ctx))
+            return
+        have = _live_side(live)
+    else:
+        if rec is None:
+            acc.changes.append(_create(name, spec, ctx))
+            return
+        have = _state_side(rec)
+    change = _converge(name, spec, have, ctx, adopting=rec is None, live=live)
+    if change.action is Action.NOOP:
+        if rec is None or not _record_matches(rec, spec, ctx.salt):
+            change = _adopt(change)
+        else:
+            change = Change(name=name, action=Action.NOOP)
+    elif rec is None and not adopt:
+        acc.conflicts.append(change)
+        return
+    acc.changes.append(change)
+
+
+def _check_prevent_destroy(changes: list[Change], desired: Mapping[str, ConnectorSpec]) -> None:
+    problems: list[str] = []
+    for c in changes:
+        if c.action is Action.DELETE and c.prevent_destroy:
+            problems.append(f"'{c.name}' would be deleted: it is no longer declared in the code")
+        elif c.action is Action.REPLACE and c.prevent_destroy:
+            old_cls = next((k.old for k in c.keys if k.key == "connector.class"), "?")
+            where = f" ({desired[c.name].source})" if c.name in desired and desired[c.name].source else ""
+            problems.append(f"'{c.name}'{where} would be replaced (deleted, then created): connector.class "
+                            f"changes from {old_cls} to {(c.desired_config or {}).get('connector.class')}")
+    if problems:
+        raise PlanError(
+            "lifecycle.prevent_destroy forbids this plan:\n  " + "\n  ".join(problems),
+            "To destroy on purpose, set prevent_destroy: false in the connector's file and apply that "
+            "first; to stop managing a connector without touching it, run 'kcplan state rm NAME'.",
+        )
+
+
+def build_plan(
+    desired: Mapping[str, ConnectorSpec],
+    sensitive: SensitiveKeys,
+    prior: State,
+    live: Mapping[str, LiveConnector] | None,
+    *,
+    env: str,
+    salt: str | None = None,
+    kafka_cluster_id: str | None = None,
+    connect_urls: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    adopt: bool = False,
+) -> Plan:
+    """Plan one environment. ``live=None`` plans against the state alone (--refresh=false).
+
+    ``salt`` is used only when the state has none yet (no state file): the caller makes a fresh
+    one, and apply writes the new state with the plan's salt. Raises PlanError when the state
+    belongs to another cluster or when lifecycle.prevent_destroy forbids the plan.
+    """
+    use_salt = prior.digest_salt or salt
+    if not use_salt:
+        raise ValueError("build_plan needs a salt when the state has none")
+    refreshed = live is not None
+    if refreshed and prior.kafka_cluster_id and kafka_cluster_id and prior.kafka_cluster_id != kafka_cluster_id:
+        raise PlanError(
+            f"the state of environment '{env}' belongs to Kafka cluster {prior.kafka_cluster_id}, but "
+            f"{', '.join(connect_urls) or 'the Connect URL'} answers for cluster {kafka_cluster_id}",
+            "Check the Connect URL of the environment (and KCPLAN_CONNECT_URL), or the state file path.",
+        )
+    ctx = _Ctx(sensitive, use_salt, refreshed)
+    live_map: Mapping[str, LiveConnector] = live or {}
+    acc = _Acc([], [], [], [])
+    for name in sorted(desired.keys() | prior.connectors.keys() | live_map.keys()):
+        spec, rec, lv = desired.get(name), prior.get(name), live_map.get(name)
+        if refreshed and rec is not None and (found := _drift(name, rec, lv, ctx)):
+            acc.drift.append(found)
+        if spec is None and rec is None:
+            acc.unmanaged.append(name)
+        elif _in_scope(name, targets):
+            _plan_one(name, spec, rec, lv, ctx, adopt, acc)
+    _check_prevent_destroy(acc.changes, desired)
+    names = desired.keys() | prior.connectors.keys() | live_map.keys()
+    warnings = tuple(f"--target {t!r} matches no connector" for t in targets
+                     if not any(fnmatch.fnmatchcase(n, t) for n in names))
+    return Plan(
+        env=env,
+        kafka_cluster_id=kafka_cluster_id if refreshed else prior.kafka_cluster_id,
+        connect_urls=tuple(connect_urls),
+        state_lineage=prior.lineage,
+        state_serial=prior.serial,
+        digest_salt=use_salt,
+        refreshed=refreshed,
+        targets=tuple(targets),
+        adopt=adopt,
+        changes=tuple(acc.changes),
+        drift=tuple(acc.drift),
+        unmanaged=tuple(acc.unmanaged),
+        conflicts=tuple(acc.conflicts),
+        warnings=warnings,
+    )

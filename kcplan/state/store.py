@@ -1,0 +1,213 @@
+"""Reading and writing the state file: atomic, backed up, 0600, under the lock.
+
+A write goes to a temp file in the same folder (created 0600 whatever the umask), is
+fsynced, the previous state is hard-linked to ``<state>.backup``, the temp file is renamed
+over the state, and the folder is fsynced. A failed write leaves the previous file as it was.
+``save`` refuses to write without the lock, or over a state that changed since it was read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kcplan.errors import StateError
+from kcplan.state import lock as lk
+from kcplan.state.digest import new_salt
+from kcplan.state.model import FORMAT_VERSION, State
+
+_FILE_MODE = 0o600
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class StateStore:
+    """One environment's state file, its backup and its lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock: lk.StateLock | None = None
+        self._cache: tuple[tuple[int, int, int] | None, State] | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _corrupt(self, detail: str) -> StateError:
+        if self.backup_path.exists():
+            hint = (f"Nothing was changed. The previous state is in {self.backup_path}: check it and copy it "
+                    f"over {self.path.name}, or move the broken file away and record the live connectors "
+                    "again with 'kcplan import'.")
+        else:
+            hint = (f"Nothing was changed. There is no backup ({self.backup_path}): move the broken file "
+                    "away and record the live connectors again with 'kcplan import'.")
+        return StateError(f"the state file {self.path} is corrupt: {detail}", hint)
+
+    def load(self) -> State:
+        """The stored state; an empty State (no lineage) when the file does not exist yet."""
+        key = _stat_key(self.path)
+        if self._cache and key is not None and self._cache[0] == key:
+            return self._cache[1]
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return State()
+        except OSError as exc:
+            raise StateError(f"cannot read the state file {self.path}: {exc.strerror or exc}") from None
+        state = self._parse(raw)
+        self._cache = (key, state)
+        return state
+
+    def _parse(self, raw: bytes) -> State:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self._corrupt(f"not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise self._corrupt("the top level is not a JSON object")
+        version = data.get("format_version")
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            raise StateError(
+                f"the state file {self.path} has format version {version}; this kcplan reads "
+                f"version {FORMAT_VERSION} only",
+                "Upgrade kcplan: a newer kcplan wrote this state.",
+            )
+        try:
+            state = State.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            raise self._corrupt(f"{where}: {first['msg']}") from None
+        if state.lineage is None or not state.digest_salt:
+            raise self._corrupt("'lineage' or 'digest_salt' is missing")
+        return state
+
+    # -- locking ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self, command: str, timeout: float = 0.0) -> Iterator[lk.StateLock]:
+        """Hold the state lock for the block (waiting up to ``timeout`` s); LockHeld otherwise."""
+        if self._lock is not None:
+            raise StateError(f"internal: the state lock {self.lock_path} is already held by this process")
+        held = lk.acquire(self.lock_path, command, timeout=timeout, state_path=self.path)
+        self._lock = held
+        self._cache = None
+        try:
+            yield held
+        finally:
+            self._lock = None
+            self._cache = None
+            held.release()
+
+    def lock_info(self) -> lk.LockInfo | None:
+        return lk.read_info(self.lock_path)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, state: State) -> State:
+        """Write ``state`` as the next serial and return what was written.
+
+        ``state`` must derive from the stored one (same lineage and serial) or be new
+        (no lineage) while no state file exists. Unchanged content writes nothing.
+        """
+        if self._lock is None or not self._lock.held:
+            raise StateError(f"internal: state {self.path} saved without holding its lock")
+        current = self.load()
+        if state.lineage is None:
+            if current.exists:
+                raise StateError(f"the state file {self.path} was created by someone else meanwhile",
+                                 "Run the command again.")
+            state = state.model_copy(update={"lineage": str(uuid.uuid4()),
+                                             "digest_salt": state.digest_salt or new_salt()})
+        else:
+            if state.lineage != current.lineage or state.serial != current.serial:
+                raise StateError(
+                    f"the state file {self.path} changed since it was read (lineage/serial "
+                    f"{current.lineage}/{current.serial}, expected {state.lineage}/{state.serial})",
+                    "Run the command again.",
+                )
+            if (state.kafka_cluster_id == current.kafka_cluster_id
+                    and state.digest_salt == current.digest_salt
+                    and state.connectors == current.connectors):
+                return current
+        new = state.model_copy(update={"serial": current.serial + 1, "format_version": FORMAT_VERSION})
+        self._write(new.to_json().encode())
+        self._cache = (_stat_key(self.path), new)
+        return new
+
+    def _write(self, data: bytes) -> None:
+        folder = self.path.parent
+        tmp = folder / f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_file(tmp, data)
+            if self.path.exists():
+                self._backup(folder)
+            os.replace(tmp, self.path)
+            _fsync_dir(folder)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StateError(
+                f"could not write the state file {self.path}: {exc.strerror or exc}",
+                f"Nothing was changed: the previous state file is intact. Check free space and "
+                f"permissions of {folder}, then run the command again.",
+            ) from None
+
+    def _backup(self, folder: Path) -> None:
+        """Keep the previous state as <state>.backup (a hard link: atomic and cheap)."""
+        tmp = folder / f".{self.backup_path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            os.link(self.path, tmp)
+        except OSError:  # no hard links on this file system: copy
+            _write_file(tmp, self.path.read_bytes())
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, self.backup_path)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
+    try:
+        os.fchmod(fd, _FILE_MODE)
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically write any file 0600 (plan files use it): temp, fsync, rename, fsync dir."""
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,147 @@
+"""Shared fixtures: a REAL Kafka Connect to test against (see kcplan/sandbox.py).
+
+- ``connect_url``: base URL of a standalone worker, started once per session in a tmp dir
+  (override: KCPLAN_TEST_CONNECT_URL=http://host:port, for fast local iteration).
+- ``distributed_urls``: the 2 worker URLs of a distributed cluster on one broker, started on
+  first use (override: KCPLAN_TEST_DISTRIBUTED_URLS=url1,url2).
+- ``unique_name``: ``unique_name()`` / ``unique_name("sink")`` returns a fresh connector name;
+  connectors left under those names are deleted after the test.
+
+When java or the jars are missing the fixtures FAIL (never skip): CI must notice.
+Tests using ``connect_url`` are marked ``integration``, tests using ``distributed_urls`` also
+``distributed`` (so ``-m "not distributed"`` leaves the slow cluster out).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from kcplan.errors import KcplanError
+from kcplan.sandbox import SandboxInfo, start_sandbox, stop_sandbox
+
+STANDALONE_ENV = "KCPLAN_TEST_CONNECT_URL"
+DISTRIBUTED_ENV = "KCPLAN_TEST_DISTRIBUTED_URLS"
+# Generous: other test runs may share this 2-core machine.
+STARTUP_TIMEOUT = float(os.environ.get("KCPLAN_TEST_STARTUP_TIMEOUT", "180"))
+
+_INTEGRATION_DIR = Path(__file__).parent / "integration"
+_counter = itertools.count(1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "distributed_urls" in names:
+            item.add_marker(pytest.mark.distributed)
+        if ({"connect_url", "distributed_urls"} & set(names)
+                or _INTEGRATION_DIR in Path(str(item.path)).parents):
+            item.add_marker(pytest.mark.integration)
+
+
+def _check_answers(urls: list[str], variable: str) -> None:
+    for url in urls:
+        problem = ""
+        try:
+            requests.get(url + "/connectors", timeout=10).raise_for_status()
+        except requests.RequestException as exc:
+            problem = str(exc)
+        if problem:
+            pytest.fail(f"{variable}: {url} does not answer GET /connectors ({problem}); "
+                        f"unset {variable} to let the tests start their own worker.", pytrace=False)
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, mode: str, workers: int) -> tuple[Path, SandboxInfo]:
+    root = tmp_path_factory.mktemp(f"sandbox-{mode}")
+    try:
+        return root, start_sandbox(root, mode=mode, workers=workers, timeout=STARTUP_TIMEOUT,
+                                   stop_with_parent=True)
+    except KcplanError as exc:
+        problem = f"{exc.message}\n{exc.hint}"
+    pytest.fail(f"could not start the real Kafka Connect sandbox ({mode}): {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL (no trailing slash) of a real standalone Kafka Connect worker."""
+    override = os.environ.get(STANDALONE_ENV, "").strip().rstrip("/")
+    if override:
+        _check_answers([override], STANDALONE_ENV)
+        yield override
+        return
+    root, info = _start(tmp_path_factory, "standalone", 1)
+    try:
+        yield info.url
+    finally:
+        stop_sandbox(root)
+
+
+@pytest.fixture(scope="session")
+def distributed_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """URLs of the 2 workers of a real distributed Kafka Connect cluster (group formed)."""
+    override = os.environ.get(DISTRIBUTED_ENV, "").strip()
+    if override:
+        urls = [u.strip().rstrip("/") for u in override.split(",") if u.strip()]
+        _check_answers(urls, DISTRIBUTED_ENV)
+        yield urls
+        return
+    root, info = _start(tmp_path_factory, "distributed", 2)
+    try:
+        yield list(info.urls)
+    finally:
+        stop_sandbox(root)
+
+
+def _slug(text: str, limit: int) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:limit].strip("-").lower() or "x"
+
+
+def _delete_left_over(url: str, names: list[str]) -> None:
+    """Best effort: delete those of ``names`` that still exist on the worker at ``url``."""
+    try:
+        existing = set(requests.get(url + "/connectors", timeout=30).json())
+    except (requests.RequestException, ValueError):
+        return
+    for name in names:
+        if name not in existing:
+            continue
+        for _attempt in range(5):
+            try:
+                reply = requests.delete(f"{url}/connectors/{name}", timeout=90)
+            except requests.RequestException:
+                break
+            if reply.status_code not in (409, 500, 503):  # a rebalance: try again shortly
+                break
+            time.sleep(2)
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    """``unique_name(hint="")`` -> e.g. ``t-test-plan-creates-sink-7-3fa9c1``; cleaned up afterwards."""
+    urls: list[str] = []
+    # Asked for here (not at teardown) so the session fixtures outlive this one; a test that uses
+    # neither worker does not start one.
+    if "connect_url" in request.fixturenames:
+        urls.append(request.getfixturevalue("connect_url"))
+    if "distributed_urls" in request.fixturenames:
+        urls.append(request.getfixturevalue("distributed_urls")[0])
+    base = _slug(request.node.name.removeprefix("test_"), 40)
+    created: list[str] = []
+
+    def make(hint: str = "") -> str:
+        parts = ["t", base, *([_slug(hint, 20)] if hint else []), str(next(_counter)), secrets.token_hex(3)]
+        name = "-".join(parts)
+        created.append(name)
+        return name
+
+    yield make
+    for url in urls:
+        _delete_left_over(url, created)
