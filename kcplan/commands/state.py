@@ -39,7 +39,7 @@ def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     from kcplan.cli import _global_options  # the same -C/-e/--debug/--no-color after the subcommand
 
-    sub = parser.add_subparsers(dest="state_command", metavar="SUBCOMMAND", required=True)
+    sub = parser.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     commands = {
         "list": "List the connectors kcplan manages",
         "show": "Show what kcplan last applied to one connector (secrets masked)",
@@ -59,9 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    command = args.state_command
+    if not command:
+        raise UsageError("'kcplan state' needs a subcommand: list, show NAME, rm NAME..., force-unlock",
+                         "e.g. 'kcplan state list -e dev'.")
     ctx = Context.from_args(args)
     store = StateStore(ctx.state_path)
-    command = args.state_command
     if command == "list":
         return _list(ctx, store)
     if command == "show":

@@ -60,7 +60,7 @@ def values_equal(a: str, b: str, salt: str) -> bool:
         return True
     a_dig, b_dig = is_digest(a), is_digest(b)
     if a_dig and not b_dig:
-        return False
+        return digest(b, salt) == a
     if b_dig and not a_dig:
         return digest(a, salt) == b
     return False

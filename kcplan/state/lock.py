@@ -57,7 +57,7 @@ def read_info(lock_path: Path) -> LockInfo | None:
 
 def _open(lock_path: Path) -> int:
     try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StateError(f"cannot open the state lock file {lock_path}: {exc.strerror or exc}") from None

@@ -152,7 +152,7 @@ class StateStore:
         folder = self.path.parent
         tmp = folder / f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _write_file(tmp, data)
             if self.path.exists():
                 self._backup(folder)

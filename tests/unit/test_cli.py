@@ -25,12 +25,12 @@ def test_help_lists_commands_and_exit_codes() -> None:
     assert "  2  changes or drift present" in result.stdout
 
 
-@pytest.mark.parametrize("argv", [["-e", "prod", "-C", "/x", "state"], ["state", "-e", "prod", "-C", "/x"]])
+@pytest.mark.parametrize("argv", [["-e", "prod", "-C", "/x", "status"], ["status", "-e", "prod", "-C", "/x"]])
 def test_global_options_before_or_after_command(argv: list[str]) -> None:
     args = cli.build_parser().parse_args(argv)
     assert args.env == ["prod"]
     assert args.project_dir == "/x"
-    assert args.command == "state"
+    assert args.command == "status"
 
 
 def test_env_defaults_to_kcplan_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,312 @@
+"""Benchmark: `kcplan plan` for 1,000 connectors against a REAL Kafka Connect (rendering included).
+
+What it does, in one run:
+  1. generates a project with 1,000 FileStreamSource connector files (one per file, sharing a
+     library; the repo's FileStream schema, so validation runs as in a real project);
+  2. creates the 1,000 connectors on the worker (plain PUTs, 16 at a time) and records them as
+     managed with `kcplan import` (timed too);
+  3. times `python -m kcplan plan -e bench` as a whole process (interpreter start, imports, Jsonnet
+     rendering, validation, state read, the two REST reads, planning, output), --repeat times, for
+        - all no-op (code == state == cluster),
+        - some changes: 20 updated files, 10 new files, 10 deleted files, 10 connectors changed by
+          hand (drift), with --out (plan file written) and with --json;
+  4. measures, in the same run, a baseline: reading the same 1,000 connectors the way Terraform's
+     kafka-connect provider refreshes (GET /connectors, then GET config + GET status per connector,
+     10 at a time) -- reading alone, no rendering, no planning;
+  5. writes bench/plan/results.md (machine, date, numbers, ratio) and deletes its connectors.
+
+    python bench/plan/run.py [--url http://127.0.0.1:8083] [--count 1000] [--repeat 5]
+
+Without --url (or KCPLAN_TEST_CONNECT_URL) it starts a standalone sandbox (kcplan.sandbox) in a
+tmp dir and stops it at the end. Target (issue 4): the 1,000-connector plan under 2 s wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kcplan.connect.client import ConnectClient  # noqa: E402
+
+ENV = "bench"
+SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+PREFIX = "bench-plan-"
+LIB = """{
+  source(name, tasks=1):: {
+    name: name,
+    'connector.class': '%s',
+    file: '/tmp/kcplan-bench/' + name + '.txt',
+    topic: name + '-topic',
+    'tasks.max': tasks,
+    'batch.size': 2000,
+  },
+}
+""" % SRC
+CONNECTOR = "local fs = import 'lib/bench.libsonnet';\n\nfs.source('{name}'{extra})\n"
+
+
+def name_of(i: int) -> str:
+    return f"{PREFIX}{i:04d}"
+
+
+def write_connector(project: Path, i: int, tasks: int = 1) -> Path:
+    path = project / "environments" / ENV / "connectors" / f"{name_of(i)}.jsonnet"
+    extra = f", tasks={tasks}" if tasks != 1 else ""
+    path.write_text(CONNECTOR.format(name=name_of(i), extra=extra))
+    return path
+
+
+def make_project(project: Path, url: str, count: int) -> None:
+    env = project / "environments" / ENV
+    (env / "connectors").mkdir(parents=True)
+    (project / "environments" / "lib").mkdir()
+    (project / "environments" / "lib" / "bench.libsonnet").write_text(LIB)
+    (env / "kcplan.jsonnet").write_text(f"{{ connect_url: '{url}' }}\n")
+    (project / "schemas").mkdir()
+    shutil.copy(ROOT / "schemas" / f"{SRC}.json", project / "schemas")
+    for i in range(count):
+        write_connector(project, i)
+
+
+def live_config(i: int, tasks: int = 1) -> dict[str, str]:
+    name = name_of(i)
+    return {"connector.class": SRC, "file": f"/tmp/kcplan-bench/{name}.txt", "topic": f"{name}-topic",
+            "tasks.max": str(tasks), "batch.size": "2000"}
+
+
+def parallel(fn: Callable[[int], Any], items: list[int], workers: int = 16) -> list[Any]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def put(session: requests.Session, url: str, i: int, tasks: int = 1) -> None:
+    reply = session.put(f"{url}/connectors/{name_of(i)}/config", json=live_config(i, tasks), timeout=120)
+    reply.raise_for_status()
+
+
+def delete_ours(url: str) -> None:
+    session = requests.Session()
+    names = [n for n in session.get(f"{url}/connectors", timeout=60).json() if n.startswith(PREFIX)]
+    parallel(lambda i: session.delete(f"{url}/connectors/{names[i]}", timeout=120), list(range(len(names))))
+
+
+def wait_listed(url: str, count: int, deadline_s: float = 300) -> None:
+    """Until every created connector shows up with config and status in the expand listing."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        body = requests.get(f"{url}/connectors?expand=status&expand=info", timeout=120).json()
+        ready = [n for n, e in body.items() if n.startswith(PREFIX) and e.get("status") and e.get("info")]
+        if len(ready) >= count:
+            return
+        time.sleep(1)
+    raise SystemExit("the worker did not list every connector in time")
+
+
+def kcplan(project: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
+    began = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "kcplan", "-C", str(project), *args], capture_output=True,
+                            text=True, env=env, timeout=600)
+    return time.perf_counter() - began, result
+
+
+def timed_plan(project: Path, repeat: int, *args: str, expect: int = 0) -> tuple[list[float], str]:
+    times, out = [], ""
+    for _ in range(repeat):
+        seconds, result = kcplan(project, "plan", "-e", ENV, "--detailed-exitcode", *args)
+        if result.returncode != expect:
+            raise SystemExit(f"plan exited {result.returncode} (expected {expect}):\n{result.stderr[-2000:]}")
+        times.append(seconds)
+        out = result.stdout
+    return times, out
+
+
+def terraform_style_refresh(url: str) -> float:
+    """GET /connectors, then GET config and GET status of each connector, 10 at a time."""
+    session = requests.Session()
+    began = time.perf_counter()
+    names = [n for n in session.get(f"{url}/connectors", timeout=60).json() if n.startswith(PREFIX)]
+
+    def read(i: int) -> None:
+        session.get(f"{url}/connectors/{names[i]}/config", timeout=60).raise_for_status()
+        session.get(f"{url}/connectors/{names[i]}/status", timeout=60).raise_for_status()
+
+    parallel(read, list(range(len(names))), workers=10)
+    return time.perf_counter() - began
+
+
+def machine(url: str) -> list[str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "unknown"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    info = ConnectClient([url]).server_info()
+    return [
+        f"- host: {platform.node()}; uname: `{' '.join(platform.uname())}`",
+        f"- CPU: {cpu}, {os.cpu_count()} cores; RAM {mem}",
+        f"- Python {platform.python_version()}",
+        f"- Kafka Connect {info.version} (standalone sandbox, tansu broker) on the same machine",
+    ]
+
+
+def fmt(times: list[float]) -> str:
+    return (f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, "
+            f"n={len(times)})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default=os.environ.get("KCPLAN_TEST_CONNECT_URL", ""))
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
+    opts = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="kcplan-bench-plan-"))
+    sandbox_root = None
+    url = opts.url.rstrip("/")
+    try:
+        if not url:
+            from kcplan.sandbox import start_sandbox
+
+            sandbox_root = work / "sandbox"
+            print("starting a standalone sandbox ...", flush=True)
+            url = start_sandbox(sandbox_root, mode="standalone", timeout=300).url
+        Path("/tmp/kcplan-bench").mkdir(exist_ok=True)
+        delete_ours(url)
+        project = work / "project"
+        make_project(project, url, opts.count)
+        n = opts.count
+        session = requests.Session()
+
+        print(f"creating {n} connectors on {url} ...", flush=True)
+        began = time.perf_counter()
+        parallel(lambda i: put(session, url, i), list(range(n)))
+        wait_listed(url, n)
+        create_s = time.perf_counter() - began
+
+        import_s, result = kcplan(project, "import", "-e", ENV, *[name_of(i) for i in range(n)])
+        if result.returncode != 0:
+            raise SystemExit(f"import failed:\n{result.stderr[-2000:]}")
+
+        print("timing plan (no-op) ...", flush=True)
+        noop_times, noop_out = timed_plan(project, opts.repeat)
+        assert "No changes. The cluster matches the configuration." in noop_out, noop_out[-500:]
+        render_times = []
+        for _ in range(opts.repeat):
+            seconds, result = kcplan(project, "render", "-e", ENV, "--json")
+            assert result.returncode == 0, result.stderr[-2000:]
+            render_times.append(seconds)
+        startup_times = []
+        for _ in range(opts.repeat):
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import kcplan.cli, kcplan.commands.plan"], check=True)
+            startup_times.append(time.perf_counter() - began)
+
+        print("making changes ...", flush=True)
+        for i in range(20):                      # updated in the code
+            write_connector(project, i, tasks=2)
+        for i in range(n, n + 10):               # new in the code
+            write_connector(project, i)
+        for i in range(n - 10, n):               # deleted from the code
+            (project / "environments" / ENV / "connectors" / f"{name_of(i)}.jsonnet").unlink()
+        parallel(lambda i: put(session, url, i, tasks=3), list(range(100, 110)))  # by hand: drift
+        time.sleep(1)
+        plan_file = work / "plan.out"
+        change_times, change_out = timed_plan(project, opts.repeat, "--out", str(plan_file), expect=2)
+        summary = "Plan: 10 to add, 30 to change, 10 to destroy."
+        assert summary in change_out, change_out[-800:]
+        json_times, json_out = timed_plan(project, opts.repeat, "--json", expect=2)
+        assert json.loads(json_out)["summary"]["drift"] == 10
+
+        baseline = [terraform_style_refresh(url) for _ in range(opts.repeat)]
+
+        client = ConnectClient([url])
+        client.server_info()
+        client.list_connectors()
+        requests_per_plan = client.request_count
+
+        target_ok = statistics.median(noop_times) < 2.0 and statistics.median(change_times) < 2.0
+        date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        lines = [
+            "# `kcplan plan` for 1,000 connectors (issue 4)",
+            "",
+            f"Run: {date}, `python bench/plan/run.py --count {n} --repeat {opts.repeat}`.",
+            "",
+            "## Machine", "", *machine(url), "",
+            "## Setup", "",
+            f"- {n} FileStreamSource connectors, one Jsonnet file each (a shared library), validated against",
+            "  the repo's FileStream schema; all created on the worker and recorded in state with `kcplan import`.",
+            "- Every time is the wall time of a whole `python -m kcplan ...` process (interpreter start,",
+            "  imports, rendering, validation, state file, REST reads, planning, output).",
+            f"- REST requests per plan refresh: {requests_per_plan} (`GET /` and one",
+            "  `GET /connectors?expand=status&expand=info`).",
+            "",
+            "## Results", "",
+            "| what | wall time |",
+            "|---|---|",
+            f"| `kcplan plan` (all {n} no-op) | {fmt(noop_times)} |",
+            f"| `kcplan plan --out FILE` with changes (20 updates, 10 creates, 10 deletes, 10 hand-made drifts) "
+            f"| {fmt(change_times)} |",
+            f"| `kcplan plan --json` with the same changes | {fmt(json_times)} |",
+            f"| of which: `kcplan render --json` alone (render + validate, no state, no REST) | {fmt(render_times)} |",
+            f"| of which: Python start + kcplan imports | {fmt(startup_times)} |",
+            f"| baseline: Terraform-provider-style refresh only (GET config + status per connector, 10 at a time) "
+            f"| {fmt(baseline)} |",
+            "",
+            f"- Target (< 2 s wall for 1,000 connectors, rendering included): "
+            f"{'met' if target_ok else 'NOT met'}.",
+            f"- kcplan's whole no-op plan vs the baseline's reading alone: "
+            f"{statistics.median(baseline) / statistics.median(noop_times):.1f}x faster "
+            f"(medians, same run, same worker).",
+            f"- Setup (not part of the target): {n} PUTs 16 at a time + listing wait {create_s:.1f} s; "
+            f"`kcplan import` of {n} connectors {import_s:.2f} s.",
+            f"- Plan file with the changes: {plan_file.stat().st_size} bytes.",
+            "",
+        ]
+        opts.out.write_text("\n".join(lines))
+        print("\n".join(lines))
+        return 0 if target_ok else 1
+    finally:
+        if url:
+            try:
+                delete_ours(url)
+            except requests.RequestException:
+                pass
+        if sandbox_root is not None:
+            from kcplan.sandbox import stop_sandbox
+
+            stop_sandbox(sandbox_root)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
