@@ -9,7 +9,7 @@ Measures, in one run on the same generated files:
   - the C++ binding (PyPI `jsonnet`, module `_jsonnet`), per file and combined, for comparison.
 Writes bench/render/results.md (machine, date, numbers, ratios against the C++ per-file baseline).
 
-    python bench/render/run.py [--files 1000] [--cpp-files 1000] [--repeat 3]
+    python bench/render/run.py [--files 1000] [--cpp-files 1000] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -140,7 +140,8 @@ def machine() -> list[str]:
     return [
         f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- uname -a: `{' '.join(platform.uname())}`",
-        f"- CPU: {cpu}, {os.cpu_count()} cores",
+        f"- CPU: {cpu}, {os.cpu_count()} cores; load average at the end: "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (other processes share this machine)",
         f"- Python {platform.python_version()}; " + ", ".join(versions),
     ]
 
@@ -150,7 +151,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--cpp-files", type=int, default=1000,
                         help="files for the C++ binding (fewer: extrapolated, and labelled so)")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     args = parser.parse_args()
 

@@ -1,18 +1,27 @@
-"""kcplan status: the on-call report, from ONE expand=status&expand=info request per environment."""
+"""kcplan status: the on-call report, from ONE expand=status&expand=info request per environment.
+
+Several environments are fetched concurrently and reported together; one that cannot be reached
+does not hide the others (its error goes to stderr and the exit code is 1).
+"""
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from kcplan.config.environment import available_envs
 from kcplan.context import Context, require_env
-from kcplan.errors import UsageError
+from kcplan.errors import KcplanError, StateError, UsageError
 from kcplan.views import status_view
 from kcplan.views.status_view import StatusRow
 
-EXIT_OK, EXIT_UNHEALTHY = 0, 3
+EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
+MAX_ENV_PARALLELISM = 8
+T = TypeVar("T")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,20 +35,51 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "exit: 0 nothing FAILED, 3 some connector or task FAILED, 1 error.\n")
 
 
-def _env_names(args: argparse.Namespace) -> list[str]:
-    names = list(args.envs) or [require_env(args)]
-    if names == ["all"]:
+def env_names(args: argparse.Namespace) -> list[str]:
+    """The environments named by -e (several, comma-separated, or 'all'); at least one."""
+    names = list(dict.fromkeys(args.envs)) or [require_env(args)]
+    if "all" in names:
+        if names != ["all"]:
+            raise UsageError("-e all cannot be combined with other environment names")
         names = available_envs(args.project_dir)
         if not names:
-            raise UsageError(f"no environments found under {args.project_dir / 'environments'}")
+            raise UsageError(f"no environments found under {args.project_dir / 'environments'}",
+                             "Each environment is a folder environments/NAME/ with a kcplan.jsonnet.")
     return names
+
+
+def per_env(envs: list[str], fetch: Callable[[str], T]) -> list[tuple[str, T | None, KcplanError | None]]:
+    """``fetch`` for every environment, concurrently; (env, result, None) or (env, None, error), in order.
+
+    A single environment's error is raised as is (the CLI prints it); with several, each is kept so
+    the others can still be reported.
+    """
+    if len(envs) == 1:
+        return [(envs[0], fetch(envs[0]), None)]
+
+    def guarded(env: str) -> tuple[str, T | None, KcplanError | None]:
+        try:
+            return env, fetch(env), None
+        except KcplanError as exc:
+            return env, None, exc
+
+    with ThreadPoolExecutor(max_workers=min(MAX_ENV_PARALLELISM, len(envs))) as pool:
+        return list(pool.map(guarded, envs))
+
+
+def print_env_error(env: str, exc: KcplanError) -> None:
+    print(f"Error: environment '{env}': {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(exc.hint, file=sys.stderr)
 
 
 def _fetch(args: argparse.Namespace, env: str) -> list[StatusRow]:
     ctx = Context(args.project_dir, env, bool(args.debug))
-    live = ctx.client().list_connectors()
+    with ctx.client() as client:
+        live = client.list_connectors()
     managed = _managed_names(ctx)
-    rows = [status_view.build_row(env, connector, name in managed) for name, connector in sorted(live.items())]
+    rows = [status_view.build_row(env, connector, None if managed is None else name in managed)
+            for name, connector in sorted(live.items())]
     if args.connector:
         rows = [r for r in rows if any(fnmatch.fnmatchcase(r.name, pat) for pat in args.connector)]
     if args.failed:
@@ -47,23 +87,37 @@ def _fetch(args: argparse.Namespace, env: str) -> list[StatusRow]:
     return rows
 
 
-def _managed_names(ctx: Context) -> set[str]:
-    """Names in the environment's state file (read-only, no lock: status never writes state)."""
+def _managed_names(ctx: Context) -> set[str] | None:
+    """Names in the environment's state file (read-only, no lock: status never writes state).
+
+    An unreadable state must not stop an on-call report: warn, and show MANAGED as '?'.
+    """
     from kcplan.state.store import StateStore
 
-    return set(StateStore(ctx.state_path).load().connectors)
+    try:
+        return set(StateStore(ctx.state_path).load().connectors)
+    except StateError as exc:
+        print(f"Warning: environment '{ctx.env_name}': {exc.message} (MANAGED shows '?')", file=sys.stderr)
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
-    envs = _env_names(args)
-    with ThreadPoolExecutor(max_workers=min(8, len(envs))) as pool:
-        results = list(pool.map(lambda env: _fetch(args, env), envs))
-    rows = [row for env_rows in results for row in env_rows]
+    envs = env_names(args)
+    results = per_env(envs, lambda env: _fetch(args, env))
+    rows = [row for _env, env_rows, _err in results for row in env_rows or []]
+    errors = [(env, err) for env, _rows, err in results if err is not None]
     multi = len(envs) > 1
     if args.format == "json":
-        print(status_view.render_json(rows, args.traces))
+        print(status_view.render_json(rows, args.traces, errors={env: err.message for env, err in errors}))
     elif args.format == "markdown":
         print(status_view.render_markdown(rows, multi, args.traces))
     else:
         print(status_view.render_table(rows, multi, args.traces))
+    for pattern in args.connector:
+        if not any(fnmatch.fnmatchcase(r.name, pattern) for r in rows) and not args.failed:
+            print(f"Warning: --connector {pattern!r} matches no connector", file=sys.stderr)
+    for env, err in errors:
+        print_env_error(env, err)
+    if errors:
+        return EXIT_ERROR
     return EXIT_UNHEALTHY if any(row.failed for row in rows) else EXIT_OK

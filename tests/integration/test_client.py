@@ -651,33 +651,54 @@ def test_distributed_create_twice_is_a_conflict(
 
 
 @pytest.mark.distributed
-def test_distributed_writes_during_a_rebalance_succeed(
+def test_distributed_reads_and_writes_during_rebalances_succeed_through_retries(
         distributed_urls: list[str], unique_name: Callable[..., str], tmp_path: Path) -> None:
-    """Each create starts a rebalance (about 5 s on tansu); writes sent meanwhile must still land."""
-    client = ConnectClient(distributed_urls, retry_deadline=150)
-    names = [unique_name(str(i)) for i in range(4)]
+    """Each create starts rebalances (about 5 s each on tansu). Meanwhile the real workers block requests or
+    answer 500 'Request cannot be completed because a rebalance is expected': everything must still succeed,
+    and at least one such answer must have been retried (creates go on until one was seen, up to 150 s)."""
+    clients = [ConnectClient(distributed_urls, retry_deadline=150),
+               ConnectClient(list(reversed(distributed_urls)), retry_deadline=150)]
     topic = unique_name("topic")
-    configs = {n: source(tmp_path, topic) for n in names}
-    client.put_config(names[0], configs[names[0]])  # starts a rebalance
-    updated = {**configs[names[0]], "tasks.max": "2"}
-    configs[names[0]] = updated
+    base = unique_name("base")
+    configs = {base: source(tmp_path, topic)}
+    clients[0].put_config(base, configs[base])
+    stop = threading.Event()
     errors: list[BaseException] = []
+    reads = [0]
 
-    def write(name: str) -> None:
-        try:
-            client.put_config(name, configs[name])
-        except BaseException as exc:  # collected and reported below
-            errors.append(exc)
+    def reader(client: ConnectClient) -> None:
+        while not stop.is_set():
+            try:
+                assert client.get_config(base)["name"] == base
+                client.get_connector(base)
+                reads[0] += 1
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+                return
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in names]
+    threads = [threading.Thread(target=reader, args=(c,), daemon=True) for c in clients]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    deadline = time.monotonic() + 150
+    created = 0
+    try:
+        while not errors and time.monotonic() < deadline:
+            name = unique_name(f"n{created}")
+            configs[name] = source(tmp_path, topic)
+            clients[created % 2].put_config(name, configs[name])  # starts the next rebalances
+            created += 1
+            configs[base] = {**configs[base], "batch.size": str(100 + created)}
+            clients[(created + 1) % 2].put_config(base, configs[base])  # a write during the rebalance
+            if created >= 2 and sum(c.retry_count for c in clients) > 0:
+                break
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=300)
     assert not errors, errors
-    for name in names:
-        assert client.get_config(name) == {**configs[name], "name": name}
-    live = wait_for("all 4 listed", lambda: (lambda found: found if set(names) <= set(found) else None)(
-        client.list_connectors()), timeout=120)
-    assert all(live[n].config == {**configs[n], "name": n} for n in names)
-    print(f"rebalance retries: {client.retry_count}, requests: {client.request_count}")
+    for name, config in configs.items():
+        assert clients[0].get_config(name) == {**config, "name": name}
+    retries = sum(c.retry_count for c in clients)
+    print(f"creates: {created}, reads: {reads[0]}, retried answers: {retries}, "
+          f"requests: {sum(c.request_count for c in clients)}")
+    assert retries >= 1, "the cluster never answered a rebalance error within 150 s: nothing was exercised"

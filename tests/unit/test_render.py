@@ -262,3 +262,11 @@ def test_render_environment_reports_classes_even_of_invalid_connectors(tmp_path:
     assert [str(p) for p in rendered.problems] == [
         "environments/dev/connectors/x.jsonnet: connector 'bad': key 'x': "
         "null value: give a value or leave the key out"]
+
+
+def test_imports_outside_the_project_are_shown_with_absolute_paths(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.libsonnet"
+    outside.write_text("{ 'from.outside': std.thisFile }")
+    project = tmp_path / "project"
+    env(project, {"connectors/x.jsonnet": "(import '../../../../outside.libsonnet') + " + sink("x")})
+    assert configs(project)["x"]["from.outside"] == str(outside)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kcplan.config.models import ConnectorSpec, Lifecycle
@@ -253,3 +255,15 @@ def test_connector_spec_requires_name_in_config_and_string_values() -> None:
         ConnectorSpec(name="a", config={"name": "a"}, state="paused")  # type: ignore[arg-type]
     spec = ConnectorSpec(name="a", config={"name": "a", "connector.class": SINK})
     assert spec.connector_class == SINK
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans()))
+def test_scalar_string_round_trips(value: int | float | bool) -> None:
+    text = scalar_string(value)
+    assert text is not None
+    if isinstance(value, bool):
+        assert text == ("true" if value else "false")
+    elif isinstance(value, int):
+        assert int(text) == value
+    else:
+        assert float(text) == value
