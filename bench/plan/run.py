@@ -24,6 +24,7 @@ tmp dir and stops it at the end. Target (issue 4): the 1,000-connector plan unde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -52,14 +53,14 @@ PREFIX = "bench-plan-"
 LIB = """{
   source(name, tasks=1):: {
     name: name,
-    'connector.class': '%s',
+    'connector.class': 'CLASS',
     file: '/tmp/kcplan-bench/' + name + '.txt',
     topic: name + '-topic',
     'tasks.max': tasks,
     'batch.size': 2000,
   },
 }
-""" % SRC
+""".replace("CLASS", SRC)
 CONNECTOR = "local fs = import 'lib/bench.libsonnet';\n\nfs.source('{name}'{extra})\n"
 
 
@@ -188,6 +189,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
+    parser.add_argument("--keep", action="store_true", help="leave the connectors and the project (for profiling)")
     opts = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kcplan-bench-plan-"))
@@ -200,7 +202,10 @@ def main() -> int:
             sandbox_root = work / "sandbox"
             print("starting a standalone sandbox ...", flush=True)
             url = start_sandbox(sandbox_root, mode="standalone", timeout=300).url
-        Path("/tmp/kcplan-bench").mkdir(exist_ok=True)
+        inputs = Path("/tmp/kcplan-bench")
+        inputs.mkdir(exist_ok=True)
+        for i in range(opts.count + 10):  # existing (empty) input files: no task spins waiting for one
+            (inputs / f"{name_of(i)}.txt").touch()
         delete_ours(url)
         project = work / "project"
         make_project(project, url, opts.count)
@@ -296,16 +301,17 @@ def main() -> int:
         print("\n".join(lines))
         return 0 if target_ok else 1
     finally:
-        if url:
-            try:
+        if opts.keep:
+            print(f"kept: project {work / 'project'}, connectors on {url}")
+        elif url:
+            with contextlib.suppress(requests.RequestException):
                 delete_ours(url)
-            except requests.RequestException:
-                pass
-        if sandbox_root is not None:
+        if sandbox_root is not None and not opts.keep:
             from kcplan.sandbox import stop_sandbox
 
             stop_sandbox(sandbox_root)
-        shutil.rmtree(work, ignore_errors=True)
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

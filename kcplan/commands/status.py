@@ -67,8 +67,10 @@ def per_env(envs: list[str], fetch: Callable[[str], T]) -> list[tuple[str, T | N
         return list(pool.map(guarded, envs))
 
 
-def print_env_error(env: str, exc: KcplanError) -> None:
-    print(f"Error: environment '{env}': {exc.message}", file=sys.stderr)
+def print_env_error(env: str, exc: KcplanError, multi: bool = True) -> None:
+    """``Error: ...`` and the hint on stderr, as the CLI prints them (naming the environment if several)."""
+    where = f"environment '{env}': " if multi else ""
+    print(f"Error: {where}{exc.message}", file=sys.stderr)
     if exc.hint:
         print(exc.hint, file=sys.stderr)
 

@@ -341,7 +341,7 @@ class ConnectClient:
         found: dict[str, LiveConnector] = {}
         incomplete: list[str] = []
         for name, entry in reply.json_object().items():
-            live = _live_from_expand(name, entry)
+            live = live_from_expand(name, entry)
             if live is None:
                 incomplete.append(name)  # info missing: removed while listed, or not readable yet
             else:
@@ -369,7 +369,7 @@ class ConnectClient:
         try:
             reply = self._request("PUT", _cpath(name, "config"), json=dict(config), name=name)
         except InvalidConfig as exc:
-            raise self._with_validation(exc, config) from None
+            raise self._with_validation(exc, name, config) from None
         return reply.status == 201
 
     def patch_config(self, name: str, patch: Mapping[str, str | None]) -> dict[str, str]:
@@ -383,14 +383,13 @@ class ConnectClient:
     def create(self, name: str, config: Mapping[str, str], initial_state: str | None = None) -> None:
         """POST /connectors (not idempotent: a Conflict may be our own earlier attempt; read back)."""
         payload: dict[str, Any] = {"name": name, "config": dict(config)}
-        if initial_state is not None:
-            if initial_state != "RUNNING":
-                self._require("initial_state", f"creating a connector in state {initial_state}")
+        if initial_state not in (None, "RUNNING"):  # RUNNING is the default: left out for older workers
+            self._require("initial_state", f"creating a connector in state {initial_state}")
             payload["initial_state"] = initial_state
         try:
             self._request("POST", "/connectors", json=payload, name=name)
         except InvalidConfig as exc:
-            raise self._with_validation(exc, config) from None
+            raise self._with_validation(exc, name, config) from None
 
     def delete(self, name: str) -> None:
         """DELETE /connectors/NAME; a connector that is already gone counts as deleted."""
@@ -496,13 +495,13 @@ class ConnectClient:
             results = list(pool.map(one, names))
         return {live.name: live for live in sorted((r for r in results if r), key=lambda c: c.name)}
 
-    def _with_validation(self, exc: InvalidConfig, config: Mapping[str, str]) -> InvalidConfig:
+    def _with_validation(self, exc: InvalidConfig, name: str, config: Mapping[str, str]) -> InvalidConfig:
         """Connect's 400 lists messages without keys; when some stay unattributed, ask /validate which."""
         cls = config.get("connector.class")
         if GENERAL_KEY not in exc.errors or not cls:
             return exc
         try:
-            errors = self.validate_config(cls, config)
+            errors = self.validate_config(cls, {"name": name, **config})
         except ConnectError:
             return exc
         if errors:
@@ -537,12 +536,8 @@ class ConnectClient:
                 resp = self._send(method, path, params, json)
             except _Lost as lost:
                 if is_write:
-                    raise UnknownOutcome(
-                        f"{shown}: {lost.reason}; the write may or may not have happened",
-                        f"Read connector {name!r} back before writing again; 'kcplan plan' shows what is "
-                        "left to do." if name else None,
-                    ) from None
-                verdict, problem, status, message = LOST, lost.reason, 0, lost.reason
+                    raise _unknown_outcome(shown, lost.reason, name) from None
+                verdict, problem, status = LOST, lost.reason, 0
             else:
                 status, text = resp.status_code, resp.text
                 body, is_json = _parse_json(text)
@@ -551,12 +546,7 @@ class ConnectClient:
                 if verdict == OK:
                     return Reply(method, path, status, text, body, is_json)
                 if verdict == LOST and is_write:
-                    raise UnknownOutcome(
-                        f"{shown}: the worker answered HTTP {status}: {message}; "
-                        "the write may or may not have happened",
-                        f"Read connector {name!r} back before writing again; 'kcplan plan' shows what is "
-                        "left to do." if name else None,
-                    )
+                    raise _unknown_outcome(shown, f"the worker answered HTTP {status}: {message}", name)
                 if verdict == FAIL:
                     raise self._error(method, path, status, body, message, name)
                 problem = f"HTTP {status}: {message}"
@@ -599,7 +589,7 @@ class ConnectClient:
                 self._log(method, url, params, "connect timeout", began)
                 continue
             except requests.exceptions.ConnectionError as exc:
-                reason = _unsent_reason(exc)
+                reason = unsent_reason(exc)
                 if reason is not None:
                     failures.append(f"{redact_url(self._urls[index])}: {reason}")
                     self._log(method, url, params, reason, began)
@@ -721,7 +711,13 @@ class ConnectClient:
                       (time.monotonic() - began) * 1000)
 
 
-def _live_from_expand(name: str, entry: Any) -> LiveConnector | None:
+def _unknown_outcome(shown: str, what: str, name: str | None) -> UnknownOutcome:
+    hint = (f"Read connector {name!r} back before writing again; 'kcplan plan' shows what is left to do."
+            if name else None)
+    return UnknownOutcome(f"{shown}: {what}; the write may or may not have happened", hint)
+
+
+def live_from_expand(name: str, entry: Any) -> LiveConnector | None:
     """One entry of the expand answer; None when its info is missing (status alone may be missing)."""
     if not isinstance(entry, dict):
         return None
@@ -750,7 +746,7 @@ def _server_message(body: Any, text: str, is_json: bool) -> str:
     return f"(not JSON) {body_snippet(text)}"
 
 
-def _unsent_reason(exc: requests.exceptions.ConnectionError) -> str | None:
+def unsent_reason(exc: requests.exceptions.ConnectionError) -> str | None:
     """Why no connection was made (so nothing was sent), or None when the request may have gone out."""
     inner = exc.args[0] if exc.args else None
     if isinstance(inner, MaxRetryError):

@@ -21,6 +21,7 @@ from kcplan.views import style
 from kcplan.views.plan_view import key_line
 
 JSON_FORMAT_VERSION = 1
+MAX_KEYS_IN_ROW = 4  # the table row names this many changed keys; the key section below lists all
 _HOW = {"PAUSED": "paused", "STOPPED": "stopped", "RUNNING": "resumed"}
 
 
@@ -41,8 +42,10 @@ def _detail(d: Drift) -> str:
         return f"deleted by hand (applied {d.applied_state})"
     parts = []
     if d.keys:
-        n = len(d.keys)
-        parts.append(f"{n} key{'s' if n != 1 else ''} changed")
+        names = [k.key for k in d.keys]
+        shown = ", ".join(names[:MAX_KEYS_IN_ROW]) + (f" and {len(names) - MAX_KEYS_IN_ROW} more"
+                                                      if len(names) > MAX_KEYS_IN_ROW else "")
+        parts.append(f"changed by hand: {shown}")
     if d.applied_state != d.live_state:
         how = _HOW.get(d.live_state or "", "run state changed")
         parts.append(f"{how} by hand (applied {d.applied_state}, live {d.live_state})")
@@ -88,10 +91,14 @@ def summary_line(report: DriftReport) -> str:
         n = report.drifted
         line = (f"{report.env}: drift in {n} connector{'s' if n != 1 else ''} "
                 f"({_counts_text(report.counts())}); {managed}.")
-    if report.failed_tasks or report.failed_connectors:
-        line += (f" Also {report.failed_connectors} connector(s) with {report.failed_tasks} FAILED task(s): "
-                 f"see 'kcplan status -e {report.env} --failed'.")
+    if report.failed_connectors:
+        line += (f" Not drift, but unhealthy: {_n(report.failed_connectors, 'connector')} with FAILED "
+                 f"parts ({_n(report.failed_tasks, 'FAILED task')}): 'kcplan status -e {report.env} --failed'.")
     return line
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def render_table(checks: Sequence[DriftCheck]) -> str:
