@@ -37,6 +37,7 @@ import json
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ class FaultProxy:
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -164,6 +165,14 @@ class FaultProxy:
             return resp.status, kept, data
         finally:
             conn.close()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout) before the answer is normal here, not worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def closed_port_url() -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import os
 import random
 import re
 import sys
@@ -259,6 +260,7 @@ class ConnectClient:
         self._lock = threading.Lock()
         self._current = 0  # index of the last URL that answered
         self._server_info: ServerInfo | None = None
+        _check_tls_files(verify, cert)
         self._session = self._make_session(auth, bearer_token, headers, verify, cert)
         if debug:
             _enable_debug_logging()
@@ -769,6 +771,20 @@ def _tls_reason(exc: requests.exceptions.SSLError) -> str:
     if match:
         return match.group(0).strip()
     return body_snippet(text, 160)
+
+
+def _check_tls_files(verify: bool | str, cert: str | tuple[str, str] | None) -> None:
+    """requests only notices a missing CA bundle or client certificate file mid-request, as a bare OSError."""
+    named = [("tls.ca_bundle", verify)] if isinstance(verify, str) else []
+    if isinstance(cert, str):
+        named.append(("tls.client_cert", cert))
+    elif cert:
+        named += [("tls.client_cert", cert[0]), ("tls.client_key", cert[1])]
+    for key, path in named:
+        if not os.path.exists(path):
+            raise ConfigError(f"{key}: file {path} not found",
+                              f"Fix {key} in the environment settings (a PEM file; relative paths are "
+                              "taken from the current directory).")
 
 
 def _flag(value: bool) -> str:

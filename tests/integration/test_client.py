@@ -668,6 +668,13 @@ def test_distributed_reads_and_writes_during_rebalances_succeed_through_retries(
     base = unique_name("base")
     configs = {base: source(tmp_path, topic)}
     clients[0].put_config(base, configs[base])
+
+    def readable_everywhere() -> bool:  # a fresh connector is 404 on the other worker for a while
+        try:
+            return all(c.get_config(base)["name"] == base for c in clients)
+        except NotFound:
+            return False
+    wait_for(f"{base} readable on both workers", readable_everywhere, timeout=60)
     stop = threading.Event()
     errors: list[BaseException] = []
     reads = [0]
@@ -703,8 +710,13 @@ def test_distributed_reads_and_writes_during_rebalances_succeed_through_retries(
         for thread in threads:
             thread.join(timeout=300)
     assert not errors, errors
-    for name, config in configs.items():
-        assert clients[0].get_config(name) == {**config, "name": name}
+
+    def all_written() -> bool:
+        try:
+            return all(clients[0].get_config(n) == {**c, "name": n} for n, c in configs.items())
+        except NotFound:
+            return False
+    wait_for("every config as last written", all_written, timeout=60)
     retries = sum(c.retry_count for c in clients)
     print(f"creates: {created}, reads: {reads[0]}, retried answers: {retries}, "
           f"requests: {sum(c.request_count for c in clients)}")

@@ -5,6 +5,8 @@ Everything that needs a worker is in tests/integration/test_client.py against th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProtocolError
@@ -16,6 +18,7 @@ from kcplan.connect.client import (
     LOST,
     OK,
     RETRY,
+    ConnectClient,
     Reply,
     classify,
     live_from_expand,
@@ -27,7 +30,7 @@ from kcplan.connect.client import (
     validation_errors,
 )
 from kcplan.connect.models import ConnectorStatus, LiveConnector, TaskStatus
-from kcplan.errors import ApiError
+from kcplan.errors import ApiError, ConfigError
 
 
 @pytest.mark.parametrize(("status", "message", "expected"), [
@@ -165,3 +168,13 @@ def test_reply_that_is_not_json_is_a_readable_api_error() -> None:
     listing = Reply("GET", "/connectors", 200, '{"a": 1}', {"a": 1}, True)
     with pytest.raises(ApiError, match="JSON that is not a list"):
         listing.json_list()
+
+
+def test_missing_tls_files_are_config_errors_naming_the_setting(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("not checked here")
+    with pytest.raises(ConfigError, match=r"^tls.ca_bundle: file .*ca.pem not found$"):
+        ConnectClient(["https://connect.example"], verify=str(tmp_path / "ca.pem"))
+    with pytest.raises(ConfigError, match=r"^tls.client_key: file .*key.pem not found$"):
+        ConnectClient(["https://connect.example"], cert=(str(cert), str(tmp_path / "key.pem")))
+    ConnectClient(["https://connect.example"], cert=str(cert)).close()
