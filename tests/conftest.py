@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import time
+from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def _delete_left_over(url: str, names: list[str]) -> None:
             continue
         for _attempt in range(5):
             try:
-                reply = requests.delete(f"{url}/connectors/{name}", timeout=90)
+                reply = requests.delete(f"{url}/connectors/{quote(name, safe='')}", timeout=90)
             except requests.RequestException:
                 break
             if reply.status_code not in (409, 500, 503):  # a rebalance: try again shortly

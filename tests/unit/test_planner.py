@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kcplan.config.models import ConnectorSpec, Lifecycle
+from kcplan.config.models import ConnectorSpec, Lifecycle, RunState
 from kcplan.config.sensitive import MASK, SensitiveKeys
 from kcplan.connect.models import ConnectorStatus, LiveConnector
 from kcplan.errors import PlanError
@@ -20,7 +20,7 @@ SK = SensitiveKeys()
 APPLIED = "2025-01-01T00:00:00Z"
 
 
-def spec(name: str, config: dict[str, str] | None = None, *, cls: str = SRC, state: str = "RUNNING",
+def spec(name: str, config: dict[str, str] | None = None, *, cls: str = SRC, state: RunState = "RUNNING",
          prevent_destroy: bool = False) -> ConnectorSpec:
     return ConnectorSpec(name=name, config={"connector.class": cls, "name": name, **(config or {})},
                          state=state, lifecycle=Lifecycle(prevent_destroy=prevent_destroy),
@@ -33,10 +33,10 @@ def live(name: str, config: dict[str, str] | None = None, *, cls: str = SRC,
                          type="source", status=ConnectorStatus(name=name, state=state))
 
 
-def rec(name: str, config: dict[str, str] | None = None, *, cls: str = SRC, state: str = "RUNNING",
+def rec(name: str, config: dict[str, str] | None = None, *, cls: str = SRC, state: RunState = "RUNNING",
         prevent_destroy: bool = False) -> ManagedConnector:
     return ManagedConnector.record(name, {"connector.class": cls, **(config or {})}, sensitive=SK, salt=SALT,
-                                   state=state, prevent_destroy=prevent_destroy,  # type: ignore[arg-type]
+                                   state=state, prevent_destroy=prevent_destroy,
                                    applied_at=APPLIED)
 
 
@@ -151,7 +151,7 @@ def test_replace_when_connector_class_changes() -> None:
     ("STOPPED", "PAUSED", Action.PAUSE),
     ("PAUSED", "STOPPED", Action.STOP),
 ])
-def test_run_state_changes(live_state: str, want: str, action: Action) -> None:
+def test_run_state_changes(live_state: RunState, want: RunState, action: Action) -> None:
     state = prior(rec("a", {"topic": "t"}, state=live_state))
     c = only(plan([spec("a", {"topic": "t"}, state=want)], state, [live("a", {"topic": "t"}, state=live_state)]))
     assert (c.action, c.keys, c.state_from, c.state_to) == (action, (), live_state, want)

@@ -1,0 +1,121 @@
+"""Apply's words: one progress line per finished step, and the summary with every failure.
+
+Progress goes to stderr (a long apply shows it moves); the summary is the command's result.
+Messages are the client's (server message included, secrets already scrubbed).
+"""
+
+from __future__ import annotations
+
+from kcplan.apply.executor import Outcome, Step, StepResult
+from kcplan.plan.model import ADDS, CHANGES, DESTROYS, Action
+from kcplan.views import style
+
+_SYMBOL = {"delete": ("-", "red"), "create": ("+", "green"), "update": ("~", "yellow"),
+           "run_state": ("~", "yellow"), "adopt": ("=", "cyan"), "forget": ("-", "red")}
+_RUN_VERB = {"PAUSED": "paused", "RUNNING": "resumed", "STOPPED": "stopped"}
+_RUN_NOUN = {"PAUSED": "pause", "RUNNING": "resume", "STOPPED": "stop"}
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s"
+
+
+def _done_text(step: Step) -> str:
+    if step.op == "delete":
+        if step.rollback:
+            return "deleted"
+        return "deleted (replace: created again next)" if step.action is Action.REPLACE else "deleted"
+    if step.op == "create":
+        return "created" + (f" ({step.target})" if step.target and step.target != "RUNNING" else "")
+    if step.op == "update":
+        return "previous config restored" if step.rollback else "updated"
+    if step.op == "run_state":
+        return _RUN_VERB[step.target or "RUNNING"]
+    if step.op == "adopt":
+        return "recorded in state (already matched the code)"
+    return "removed from state (already gone from the cluster)"
+
+
+def step_noun(step: Step) -> str:
+    return _RUN_NOUN[step.target or "RUNNING"] if step.op == "run_state" else step.op
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def progress_line(result: StepResult, done: int, total: int) -> str:
+    """e.g. '  + orders-sink: created (1.2 s)  [3/20]'."""
+    step = result.step
+    prefix = "rollback: " if step.rollback else ""
+    if result.ok:
+        sym, col = _SYMBOL[step.op]
+        text = f"{prefix}{_done_text(step)}"
+    else:
+        sym, col = "!", "red"
+        reason = first_line(result.error.message) if result.error else "failed"
+        text = f"{prefix}{step_noun(step)} failed: {reason}"
+        if result.landed and step.op == "create":
+            text += f" (it was created, {result.reached})"
+    note = f"; {result.note}" if result.note else ""
+    return f"  {style.colour(sym, col)} {step.name}: {text} ({seconds(result.seconds)}{note})  [{done}/{total}]"
+
+
+def _indent(text: str, by: str) -> str:
+    return ("\n" + by).join(text.strip().splitlines())
+
+
+def _connector_actions(outcome: Outcome) -> dict[str, Action]:
+    steps = [r.step for r in outcome.results] + outcome.skipped + outcome.not_started
+    return {s.name: s.action for s in steps}
+
+
+def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
+    """Counts per plan action (Terraform's add/change/destroy), then every failure and what was left."""
+    actions = _connector_actions(outcome)
+    unfinished = outcome.failed_names | {s.name for s in outcome.skipped + outcome.not_started}
+    finished = [a for n, a in actions.items() if n not in unfinished]
+    add = sum(a in ADDS for a in finished)
+    change = sum(a in CHANGES for a in finished)
+    destroy = sum(a in DESTROYS for a in finished)
+    counts = f"{add} added, {change} changed, {destroy} destroyed"
+    if what == "Rollback":
+        deleted = sum(a is Action.CREATE for a in finished)
+        counts = f"{len(finished) - deleted} restored to their previous config, {deleted} created by this apply deleted"
+    adopted, forgotten = finished.count(Action.ADOPT), finished.count(Action.FORGET)
+    if adopted or forgotten:
+        counts += f"; state only: {adopted} adopted, {forgotten} forgotten"
+    failures = outcome.failures
+    took = seconds(outcome.seconds)
+    if outcome.interrupted:
+        head = f"{what} interrupted: {counts}"
+    elif failures or outcome.save_error:
+        head = f"{what} finished with errors: {counts}"
+    else:
+        head = f"{what} complete: {counts}"
+    if failures:
+        head += f"; {len(outcome.failed_names)} failed"
+    lines = [style.colour(head + f" ({took}).", "bold")]
+    if failures:
+        lines.append("")
+        lines.append(style.colour("Failed:", "red"))
+        for r in failures:
+            message = r.error.message if r.error else "failed"
+            lines.append(f"  {r.step.name} ({step_noun(r.step)}): {_indent(message, '    ')}")
+            if r.landed and r.step.op == "create":
+                lines.append(f"    (the connector was created and is {r.reached}; the state records it)")
+    if outcome.skipped:
+        shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.skipped)
+        lines.append(f"Not done, because an earlier step of the same connector failed: {shown}")
+    if outcome.not_started:
+        shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.not_started)
+        lines.append(f"Not started: {shown}")
+    if outcome.save_error:
+        lines.append(f"Error: {outcome.save_error.message}")
+        if outcome.unsaved:
+            lines.append("Changed on the cluster but NOT recorded in the state file: "
+                         + ", ".join(outcome.unsaved) + ". 'kcplan plan' reads the cluster and shows them "
+                         "(as adopt, or as conflicts to import).")
+    if failures or outcome.interrupted or outcome.not_started or outcome.skipped:
+        lines.append("The state records every finished step; 'kcplan plan' shows what is left to do.")
+    return "\n".join(lines) + "\n"
