@@ -19,9 +19,9 @@ import os
 import re
 import secrets
 import time
-from urllib.parse import quote
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
