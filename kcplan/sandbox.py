@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -386,10 +386,14 @@ log4j.logger.org.reflections=ERROR
 
 
 def worker_properties(mode: str, bootstrap: str, port: int, offsets_file: Path | None,
-                      group: str = "kcplan-sandbox") -> str:
+                      group: str = "kcplan-sandbox", extra_listeners: Sequence[str] = (),
+                      extra_props: Mapping[str, str] | None = None) -> str:
+    """The worker's properties file. ``extra_listeners`` (e.g. ``https://127.0.0.1:PORT``) are served
+    next to the plain HTTP listener that the sandbox itself uses to see that the worker is ready;
+    ``extra_props`` are added last (e.g. ``listeners.https.ssl.keystore.location``)."""
     lines = {
         "bootstrap.servers": bootstrap,
-        "listeners": f"http://127.0.0.1:{port}",
+        "listeners": ",".join([f"http://127.0.0.1:{port}", *extra_listeners]),
         "rest.advertised.host.name": "127.0.0.1",
         "rest.advertised.port": str(port),
         "key.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -410,6 +414,7 @@ def worker_properties(mode: str, bootstrap: str, port: int, offsets_file: Path |
             "offset.storage.replication.factor": "1",
             "status.storage.replication.factor": "1",
         })
+    lines.update(extra_props or {})
     return "".join(f"{k}={v}\n" for k, v in lines.items())
 
 
@@ -484,13 +489,17 @@ def _group_formed(workers: list[ProcessInfo]) -> bool:
 def start_sandbox(root: Path, mode: str = "standalone", workers: int | None = None,
                   kafka_home: Path | str | None = None, timeout: float = DEFAULT_TIMEOUT,
                   stop_with_parent: bool = False,
-                  progress: Callable[[str], None] | None = None) -> SandboxInfo:
+                  progress: Callable[[str], None] | None = None,
+                  extra_listeners: Sequence[str] = (),
+                  extra_worker_props: Mapping[str, str] | None = None) -> SandboxInfo:
     """Start a broker and ``workers`` Connect workers; return once every REST API is ready.
 
     ``workers`` defaults to 1 (standalone) or 2 (distributed). ``stop_with_parent`` makes the
     processes get SIGTERM when the calling thread ends (for test fixtures: a killed pytest leaves
     no JVM behind); call it from the main thread then. Raises SandboxMissing when a
     piece is not installed and SandboxError when the start fails (everything started is stopped).
+    ``extra_listeners`` and ``extra_worker_props`` go into every worker's properties (see
+    :func:`worker_properties`; tests use them for HTTPS listeners and client-certificate auth).
     """
     if mode not in MODES:
         raise SandboxError(f"unknown sandbox mode {mode!r}", "Use 'standalone' or 'distributed'.")
@@ -522,7 +531,9 @@ def start_sandbox(root: Path, mode: str = "standalone", workers: int | None = No
     began = time.monotonic()
     deadline = began + timeout
     info = SandboxInfo(dir=directory, mode=mode, processes=[], status="starting", jars=jars_from,
-                       started_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                       started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                       extra={"extra_listeners": list(extra_listeners),
+                              "worker_props": dict(extra_worker_props or {})})
     taken: set[int] = set()
     try:
         say("starting the tansu broker")
@@ -598,7 +609,9 @@ def _start_worker(java: Path, classpath: str, mode: str, index: int, info: Sandb
     port = _pick_port(taken)
     config = directory / f"{name}.properties"
     config.write_text(worker_properties(mode, info.bootstrap_servers, port,
-                                        directory / f"offsets-{index}.txt"))
+                                        directory / f"offsets-{index}.txt",
+                                        extra_listeners=info.extra.get("extra_listeners", ()),
+                                        extra_props=info.extra.get("worker_props")))
     log = directory / f"{name}.log"
     main = ("org.apache.kafka.connect.cli.ConnectStandalone" if mode == "standalone"
             else "org.apache.kafka.connect.cli.ConnectDistributed")

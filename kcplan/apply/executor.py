@@ -1,10 +1,16 @@
-"""Executing a plan: small steps in three phases, bounded concurrency, the state saved after each step.
+"""Executing a plan: small steps in phases, bounded concurrency, the state saved after each step.
 
 A plan becomes steps (``build_steps``). Phase 0 deletes (a replace's delete too) and records the
-state-only actions (adopt/forget), phase 1 creates and updates (a replace's create too), phase 2
-changes run states. A connector has at most one step per phase, so the steps of a phase are
-independent and run concurrently, at most ``parallelism`` at a time. A connector whose step failed
-gets no later step; other connectors go on.
+state-only actions (adopt/forget); phase 1 creates and updates (a replace's create too); phase 2
+pauses and resumes; phase 3 stops. A connector has at most one step per phase, so the steps of a
+phase are independent and run concurrently, at most ``parallelism`` at a time. A connector whose
+step failed gets no later step; other connectors go on.
+
+Why pause/resume get a phase of their own: on a standalone worker (Connect 3.9 measured here) a
+pause or resume takes the config store's lock and then the herder's, while stop, config writes and
+deletes take them in the other order; run at the same moment they deadlock the worker's REST API
+for good (seen with one pause and one stop of two different connectors). Steps of one kind never
+deadlock each other, so each kind runs concurrently within its own phase.
 
 Workers only talk to Connect (``StepRunner``) and return a StepResult. The main thread alone turns
 results into the state (``record``) and saves it (atomically, under the lock the caller holds), so
@@ -40,7 +46,8 @@ if TYPE_CHECKING:
     from kcplan.state.store import StateStore
 
 Op = Literal["delete", "create", "update", "run_state", "adopt", "forget"]
-PHASES: dict[str, int] = {"delete": 0, "adopt": 0, "forget": 0, "create": 1, "update": 1, "run_state": 2}
+PHASES: dict[str, int] = {"delete": 0, "adopt": 0, "forget": 0, "create": 1, "update": 1}
+RUN_STATE_PHASES: dict[str, int] = {"PAUSED": 2, "RUNNING": 2, "STOPPED": 3}
 EXIT_INTERRUPTED = 1
 
 
@@ -56,7 +63,8 @@ class Step:
 
     ``config``: the plain config to write; ``digested``: the same with secrets as digests (what the
     state records). ``target``: the run state a create or run-state change reaches; ``keeps``: the
-    run state an update leaves as it is. ``forget``: when done, the state drops the connector
+    run state an update leaves as it is (a create with a target other than RUNNING uses POST's
+    initial_state). ``forget``: when done, the state drops the connector
     (rollback of a connector kcplan did not manage before).
     """
 
@@ -68,12 +76,13 @@ class Step:
     target: RunState | None = None
     keeps: RunState | None = None
     prevent_destroy: bool = False
-    initial_state: bool = False
     forget: bool = False
     rollback: bool = False
 
     @property
     def phase(self) -> int:
+        if self.op == "run_state":
+            return RUN_STATE_PHASES[self.target or "RUNNING"]
         return PHASES[self.op]
 
     @property
@@ -83,12 +92,11 @@ class Step:
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one step did. ``landed``: its main write is on the cluster, so the state records it
-    (with run state ``reached``) even when a follow-up of the same step failed (``ok`` False)."""
+    """What one step did: ``ok`` means its write is on the cluster (the state records it, with run
+    state ``reached``); a failed step changed nothing, or its outcome could not be read back."""
 
     step: Step
     ok: bool
-    landed: bool
     reached: RunState | None = None
     seconds: float = 0.0
     finished_at: float = 0.0
@@ -124,7 +132,8 @@ def build_steps(plan: Plan, configs: Mapping[str, Mapping[str, str]], *, initial
     """The steps of a plan, in phase order (within a phase: plan order, which is by name).
 
     ``configs``: plain configs to write per connector (from freshness.write_configs);
-    ``initial_state``: the worker takes initial_state in POST /connectors (Connect 3.7+).
+    ``initial_state``: the worker takes initial_state in POST /connectors (Connect 3.7+); without it a
+    connector meant to be PAUSED/STOPPED is created RUNNING and paused/stopped in a later phase.
     """
     steps: list[Step] = []
     for c in plan.actions:
@@ -138,8 +147,11 @@ def build_steps(plan: Plan, configs: Mapping[str, Mapping[str, str]], *, initial
             steps.append(Step(op="adopt", target=c.state_to, **common))
         elif c.action in (Action.CREATE, Action.REPLACE):
             target = c.state_to or "RUNNING"
-            steps.append(Step(op="create", target=target, initial_state=initial_state and target != "RUNNING",
-                              **common))
+            if initial_state or target == "RUNNING":
+                steps.append(Step(op="create", target=target, **common))
+            else:  # an older worker: create it running, then pause/stop it in the run-state phases
+                steps.append(Step(op="create", target="RUNNING", **common))
+                steps.append(Step(op="run_state", target=target, **common))
         elif c.action is Action.UPDATE:
             steps.append(Step(op="update", keeps=c.state_from or "RUNNING", **common))
             if c.run_state_change:
@@ -155,7 +167,7 @@ def build_steps(plan: Plan, configs: Mapping[str, Mapping[str, str]], *, initial
 def record(state: State, result: StepResult, applied_at: str) -> State:
     """The state after one step (pure): a landed step is recorded, anything else leaves it as it was."""
     step = result.step
-    if not result.landed:
+    if not result.ok:
         return state
     if step.op in ("delete", "forget") or step.forget:
         return state.without(step.name)
@@ -186,15 +198,6 @@ def verify_targets(outcome: Outcome) -> list[tuple[str, str, str, float]]:
 # -- one step against Connect (worker threads) ------------------------------------------------------
 
 
-class _Partial(Exception):
-    """The main write landed, a follow-up of the same step failed."""
-
-    def __init__(self, reached: RunState, error: KcplanError) -> None:
-        super().__init__(error.message)
-        self.reached = reached
-        self.error = error
-
-
 class StepRunner:
     """Runs one step with the client; never touches the state."""
 
@@ -205,19 +208,17 @@ class StepRunner:
         began = time.monotonic()
         reached: RunState | None = None
         error: KcplanError | None = None
-        landed, ok, note = False, False, ""
+        ok, note = False, ""
         try:
             reached, note = getattr(self, "_" + step.op)(step)
-            landed = ok = True
-        except _Partial as partial:
-            landed, reached, error = True, partial.reached, partial.error
+            ok = True
         except KcplanError as exc:
             error = exc
         except Exception as exc:  # a bug: keep going with the others, the state stays true
             error = KcplanError(f"internal error: {type(exc).__name__}",
                                 "This is a bug in kcplan; 'kcplan plan' shows what is left to do.")
         now = time.monotonic()
-        return StepResult(step, ok, landed, reached, now - began, now, error, note)
+        return StepResult(step, ok, reached, now - began, now, error, note)
 
     # -- the ops ---------------------------------------------------------------------------------
 
@@ -245,20 +246,13 @@ class StepRunner:
 
         def write() -> None:
             try:
-                self.client.create(name, config, target if step.initial_state else None)
+                self.client.create(name, config, target if target != "RUNNING" else None)
             except Conflict:
                 if not done():  # 'already exists' but gone again: let the caller see the conflict
                     raise
                 # else: ours from an earlier attempt (its answer lost), or identical anyway
 
-        note = self._resolved(write, done)
-        if target == "RUNNING" or step.initial_state:
-            return target, note
-        try:  # no initial_state on this worker: created RUNNING, now pause/stop it
-            self._set_run_state(name, target)
-        except KcplanError as exc:
-            raise _Partial("RUNNING", exc) from None
-        return target, note
+        return target, self._resolved(write, done)
 
     def _update(self, step: Step) -> tuple[RunState | None, str]:
         name, config = step.name, dict(step.config or {})

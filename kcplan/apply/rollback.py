@@ -63,8 +63,11 @@ def rollback_steps(
                 steps.append(Step(name, "run_state", target=state, **common))
         elif change.action is Action.REPLACE:
             steps.append(Step(name, "delete", change.action, rollback=True))
-            steps.append(Step(name, "create", target=state,
-                              initial_state=initial_state and state != "RUNNING", **common))
+            if initial_state or state == "RUNNING":
+                steps.append(Step(name, "create", target=state, **common))
+            else:  # an older worker: create it running, then pause/stop it
+                steps.append(Step(name, "create", target="RUNNING", **common))
+                steps.append(Step(name, "run_state", target=state, **common))
         else:
             steps.append(Step(name, "run_state", target=state, **common))
     return sorted(steps, key=lambda s: s.phase), notes

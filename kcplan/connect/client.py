@@ -579,8 +579,11 @@ class ConnectClient:
                     timeout=(self.connect_timeout, self.timeout), allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
+                reason = _tls_reason(exc, self._session.cert is not None)
                 raise ConnectionFailed(
-                    f"{method} {redact_url(url)}: TLS handshake failed: {_tls_reason(exc)}",
+                    f"{method} {redact_url(url)}: TLS handshake failed: {reason}",
+                    "Set tls.client_cert and tls.client_key (PEM files) in the environment settings to a "
+                    "certificate the worker trusts." if "client certificate" in reason else
                     "If the worker's certificate comes from a private CA, set tls.ca_bundle to that CA's PEM "
                     "file in the environment settings; for client certificates set tls.client_cert and "
                     "tls.client_key.",
@@ -765,11 +768,33 @@ def unsent_reason(exc: requests.exceptions.ConnectionError) -> str | None:
     return None
 
 
-def _tls_reason(exc: requests.exceptions.SSLError) -> str:
+_TLS_ALERT = re.compile(r"\b(?:SSLV3|TLSV1[0-9]*)_ALERT_(?P<alert>[A-Z_]+)")
+# Alerts a server sends when it wants (another) client certificate.
+_CLIENT_CERT_ALERTS = {"BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE", "UNKNOWN_CA",
+                       "CERTIFICATE_UNKNOWN", "ACCESS_DENIED", "UNSUPPORTED_CERTIFICATE", "DECRYPT_ERROR"}
+
+
+def _tls_reason(exc: requests.exceptions.SSLError, client_cert: bool = False) -> str:
+    """One readable line out of the nested urllib3/ssl text (which repeats the URL and C file names)."""
     text = str(exc)
-    match = re.search(r"certificate verify failed[^)'\"]*", text)
+    match = re.search(r"certificate verify failed:? ?(?P<why>.*?)(?: \(_ssl\.c|['\"]?\)|$)", text)
     if match:
-        return match.group(0).strip()
+        why = match.group("why").strip().rstrip(",.")
+        return "the worker's certificate is not trusted" + (f" ({why})" if why else "")
+    alert = _TLS_ALERT.search(text)
+    if alert:
+        name = alert.group("alert")
+        shown = name.lower().replace("_", " ")
+        if name in _CLIENT_CERT_ALERTS:
+            if client_cert:
+                return f"the worker refused kcplan's client certificate (TLS alert: {shown})"
+            return f"the worker requires a client certificate and none is configured (TLS alert: {shown})"
+        return f"the worker ended the handshake (TLS alert: {shown})"
+    if "WRONG_VERSION_NUMBER" in text:
+        return "the server does not speak TLS on this port (wrong version number): is it an http:// URL?"
+    inner = re.search(r"\[SSL: [A-Z_]+\] (?P<why>[^(')\"]*)", text)
+    if inner:
+        return inner.group("why").strip()
     return body_snippet(text, 160)
 
 

@@ -138,8 +138,14 @@ def acquire(lock_path: Path, command: str, *, timeout: float = 0.0, state_path: 
             os.close(fd)
             continue
         info = LockInfo.current(command)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(asdict(info)).encode(), 0)
+        except OSError:
+            # Disk full / quota: the flock is held all the same; others then see "holder unknown".
+            # Reads go on; a state write fails later with its own clear message.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         return StateLock(lock_path, fd, info)
 
 

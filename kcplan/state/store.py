@@ -12,8 +12,9 @@ import contextlib
 import json
 import os
 import secrets
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -43,6 +44,7 @@ class StateStore:
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock: lk.StateLock | None = None
         self._cache: tuple[tuple[int, int, int] | None, State] | None = None
+        self._mutex = threading.RLock()  # apply's worker threads save one at a time
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -117,12 +119,21 @@ class StateStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def update(self, change: Callable[[State], State]) -> State:
+        """Read, change and save in one step (thread-safe): ``store.update(lambda s: s.without(n))``."""
+        with self._mutex:
+            return self.save(change(self.load()))
+
     def save(self, state: State) -> State:
         """Write ``state`` as the next serial and return what was written.
 
         ``state`` must derive from the stored one (same lineage and serial) or be new
         (no lineage) while no state file exists. Unchanged content writes nothing.
         """
+        with self._mutex:
+            return self._save(state)
+
+    def _save(self, state: State) -> State:
         if self._lock is None or not self._lock.held:
             raise StateError(f"internal: state {self.path} saved without holding its lock")
         current = self.load()

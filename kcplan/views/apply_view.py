@@ -55,8 +55,6 @@ def progress_line(result: StepResult, done: int, total: int) -> str:
         sym, col = "!", "red"
         reason = first_line(result.error.message) if result.error else "failed"
         text = f"{prefix}{step_noun(step)} failed: {reason}"
-        if result.landed and step.op == "create":
-            text += f" (it was created, {result.reached})"
     note = f"; {result.note}" if result.note else ""
     return f"  {style.colour(sym, col)} {step.name}: {text} ({seconds(result.seconds)}{note})  [{done}/{total}]"
 
@@ -102,8 +100,6 @@ def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
         for r in failures:
             message = r.error.message if r.error else "failed"
             lines.append(f"  {r.step.name} ({step_noun(r.step)}): {_indent(message, '    ')}")
-            if r.landed and r.step.op == "create":
-                lines.append(f"    (the connector was created and is {r.reached}; the state records it)")
     if outcome.skipped:
         shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.skipped)
         lines.append(f"Not done, because an earlier step of the same connector failed: {shown}")

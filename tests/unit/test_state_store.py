@@ -222,3 +222,16 @@ def test_write_into_a_read_only_folder_fails_cleanly_and_keeps_the_state(read_on
     assert store.path.read_bytes() == before
     assert StateStore(store.path).load() == one
     assert sorted(p.name for p in read_only_folder.iterdir()) == ["dev.state.json", "dev.state.json.lock"]
+
+
+def test_update_from_many_threads_loses_no_change(tmp_path: Path) -> None:
+    """apply saves after every finished action, from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = StateStore(tmp_path / "dev.state.json")
+    first_save(store)
+    with store.locked("apply"), ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: store.update(lambda s: s.with_connector(record(f"c{i:02d}", "ab" * 16))),
+                      range(24)))
+    final = StateStore(store.path).load()
+    assert final.serial == 25 and len(final.connectors) == 25

@@ -1,0 +1,512 @@
+"""kcplan apply against the REAL standalone Kafka Connect sandbox, run as a user would (python -m kcplan).
+
+Each test builds its own project in a tmp dir whose environments/dev/kcplan.jsonnet points at the worker,
+or at a fault-injecting proxy in front of it (tests/faultproxy.py) when the test must see every request
+kcplan sends, delay them, or lose their answers. Hand-made changes are plain HTTP requests, like curl,
+sent to the worker itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.faultproxy import FaultProxy
+
+SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+STRING = "org.apache.kafka.connect.storage.StringConverter"
+JSON = "org.apache.kafka.connect.json.JsonConverter"
+REPO = Path(__file__).resolve().parents[2]
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Project:
+    """A tmp kcplan project with one environment 'dev' whose Connect URL is ``url``."""
+
+    def __init__(self, root: Path, url: str, worker: str) -> None:
+        self.root = root
+        self.worker = worker  # the real worker, for curl-like checks and hand-made changes
+        self.connectors = root / "environments" / "dev" / "connectors"
+        self.connectors.mkdir(parents=True)
+        (root / "environments" / "dev" / "kcplan.jsonnet").write_text(
+            f"{{ connect_url: '{url}', request_timeout: 120 }}\n")
+        self.state_path = root / ".kcplan" / "dev.state.json"
+        self.plan_file = root / "plan.out"
+        (root / "schemas").mkdir()
+        for cls in (SRC, SINK):
+            shutil.copy(REPO / "schemas" / f"{cls}.json", root / "schemas")
+
+    def declare(self, name: str, body: dict[str, Any]) -> Path:
+        path = self.connectors / f"{name}.jsonnet"
+        path.write_text(json.dumps(body, indent=2) + "\n")
+        return path
+
+    def source(self, name: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "connector.class": SRC, "file": str(self.root / f"{name}.txt"),
+                "topic": f"{name}-topic", "tasks.max": 1, **extra}
+
+    def sink(self, name: str, topic: str, **extra: Any) -> dict[str, Any]:
+        return {"name": name, "connector.class": SINK, "file": str(self.root / f"{name}.out"),
+                "topics": topic, **extra}
+
+    def env(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "kcplan", "-C", str(self.root), *args]
+
+    def kcplan(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, env=self.env(), timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def plan(self) -> str:
+        return ok(self.kcplan("plan", "-e", "dev", "--out", str(self.plan_file)))
+
+    def apply(self, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        result = self.kcplan("apply", str(self.plan_file), "--verify-timeout", "90", *args)
+        ok(result, code)
+        return result
+
+    def state(self) -> dict[str, Any]:
+        connectors: dict[str, Any] = json.loads(self.state_path.read_text())["connectors"]
+        return connectors
+
+    def live_config(self, name: str) -> dict[str, str] | None:
+        reply = requests.get(f"{self.worker}/connectors/{name}/config", timeout=30)
+        return reply.json() if reply.status_code == 200 else None
+
+    def live_state(self, name: str) -> str | None:
+        reply = requests.get(f"{self.worker}/connectors/{name}/status", timeout=30)
+        return reply.json()["connector"]["state"] if reply.status_code == 200 else None
+
+    def pending(self) -> tuple[int, str]:
+        """(exit code, stdout) of 'plan --detailed-exitcode'."""
+        result = self.kcplan("plan", "-e", "dev", "--detailed-exitcode")
+        assert result.returncode in (0, 2), result.stderr
+        return result.returncode, result.stdout
+
+
+def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
+    assert result.returncode == code, \
+        f"exit {result.returncode}, expected {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    return result.stdout
+
+
+def wait_until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def writes(proxy: FaultProxy) -> list[tuple[str, str]]:
+    return [(s.method, s.path) for s in proxy.seen if s.method in WRITES]
+
+
+def as_strings(config: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in config.items()}
+
+
+@pytest.fixture
+def proxy(connect_url: str) -> Iterator[FaultProxy]:
+    with FaultProxy(connect_url) as p:
+        yield p
+
+
+@pytest.fixture
+def project(tmp_path: Path, proxy: FaultProxy, connect_url: str) -> Project:
+    return Project(tmp_path / "proj", proxy.url, connect_url)
+
+
+# -- apply a saved plan ----------------------------------------------------------------------------------
+
+def test_fresh_apply_creates_every_connector_in_its_run_state_and_ends_healthy(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    a, b, paused, stopped = (unique_name(h) for h in ("a", "b", "paused", "stopped"))
+    secret = "Apply-S3cret-9f2"
+    project.declare(a, project.source(a, **{"db.password": secret}))
+    project.declare(b, project.source(b))
+    project.declare(paused, {"name": paused, "config": project.source(paused), "state": "PAUSED"})
+    project.declare(stopped, {"name": stopped, "config": project.source(stopped), "state": "STOPPED"})
+    project.plan()
+    proxy.seen.clear()
+    result = project.apply()
+    assert "Apply complete: 4 added, 0 changed, 0 destroyed" in result.stdout
+    for line in (f"  + {a}: created (", f"  + {paused}: created (PAUSED) (", f"  + {stopped}: created (STOPPED) ("):
+        assert line in result.stderr
+    assert "[4/4]" in result.stderr
+    # initial_state: one POST per connector, never a pause/stop afterwards
+    assert sorted(writes(proxy)) == [("POST", "/connectors")] * 4
+    assert {n: project.live_state(n) for n in (a, b, paused, stopped)} == \
+        {a: "RUNNING", b: "RUNNING", paused: "PAUSED", stopped: "STOPPED"}
+    state = project.state()
+    assert sorted(state) == sorted([a, b, paused, stopped])
+    assert state[paused]["state"] == "PAUSED" and state[stopped]["state"] == "STOPPED"
+    assert state[a]["config"]["db.password"].startswith("hmac-sha256:")
+    assert project.live_config(a) == as_strings(project.source(a, **{"db.password": secret}))
+    for text in (result.stdout, result.stderr, project.state_path.read_text()):
+        assert secret not in text
+    assert project.pending() == (0, project.pending()[1])
+
+
+def test_update_and_delete_write_only_what_differs(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    keep, change, gone = unique_name("keep"), unique_name("change"), unique_name("gone")
+    for name in (keep, change, gone):
+        project.declare(name, project.source(name))
+    project.plan()
+    project.apply()
+    project.declare(change, project.source(change, **{"tasks.max": 2}))
+    (project.connectors / f"{gone}.jsonnet").unlink()
+    out = project.plan()
+    assert "Plan: 0 to add, 1 to change, 1 to destroy." in out
+    proxy.seen.clear()
+    result = project.apply()
+    assert "Apply complete: 0 added, 1 changed, 1 destroyed" in result.stdout
+    assert sorted(writes(proxy)) == [("DELETE", f"/connectors/{gone}"), ("PUT", f"/connectors/{change}/config")]
+    assert result.stderr.index(f"  - {gone}: deleted") < result.stderr.index(f"  ~ {change}: updated")
+    assert project.live_config(gone) is None
+    assert project.live_config(change) == as_strings(project.source(change, **{"tasks.max": 2}))
+    assert sorted(project.state()) == sorted([keep, change])
+    assert project.state()[change]["config"]["tasks.max"] == "2"
+    assert project.pending()[0] == 0
+
+
+def test_run_state_changes_and_an_update_of_a_paused_connector(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    p, s = unique_name("p"), unique_name("s")
+    project.declare(p, project.source(p))
+    project.declare(s, project.source(s))
+    project.plan()
+    project.apply()
+    project.declare(p, {"name": p, "config": project.source(p, topic="moved"), "state": "PAUSED"})
+    project.declare(s, {"name": s, "config": project.source(s), "state": "STOPPED"})
+    project.plan()
+    proxy.seen.clear()
+    result = project.apply()
+    assert sorted(writes(proxy)) == [("PUT", f"/connectors/{p}/config"), ("PUT", f"/connectors/{p}/pause"),
+                                     ("PUT", f"/connectors/{s}/stop")]
+    assert f"  ~ {p}: paused (" in result.stderr and f"  ~ {s}: stopped (" in result.stderr
+    assert project.live_state(p) == "PAUSED" and project.live_state(s) == "STOPPED"
+    assert project.state()[p]["state"] == "PAUSED" and project.state()[p]["config"]["topic"] == "moved"
+    assert project.pending()[0] == 0
+
+
+def test_a_stale_plan_is_refused_before_any_write(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    a, b = unique_name("a"), unique_name("b")
+    project.declare(a, project.source(a))
+    project.declare(b, project.source(b))
+    project.plan()
+    project.apply()
+    project.declare(a, project.source(a, **{"tasks.max": 2}))
+    project.declare(b, project.source(b, topic="elsewhere"))
+    project.plan()
+    # by hand, after the plan: a's config changes, b is paused
+    reply = requests.put(f"{project.worker}/connectors/{a}/config", timeout=60,
+                         json=as_strings(project.source(a, **{"tasks.max": 3})))
+    assert reply.status_code == 200
+    assert requests.put(f"{project.worker}/connectors/{b}/pause", timeout=30).status_code == 202
+    wait_until(lambda: project.live_state(b) == "PAUSED", f"{b} PAUSED")
+    before = project.state_path.read_text()
+    proxy.seen.clear()
+    result = project.kcplan("apply", str(project.plan_file))
+    ok(result, 1)
+    assert f"Error: the saved plan {project.plan_file} is stale; nothing was changed:\n" in result.stderr
+    assert f"  - connector '{a}': config was changed on the cluster since the plan\n" in result.stderr
+    assert f"  - connector '{b}': run state changed on the cluster (RUNNING -> PAUSED) since the plan\n" \
+        in result.stderr
+    assert f"Run 'kcplan plan -e dev --out {project.plan_file}' again" in result.stderr
+    assert writes(proxy) == [] and proxy.seen  # it read the cluster, and wrote nothing
+    assert project.live_config(a) == as_strings(project.source(a, **{"tasks.max": 3}))
+    assert project.state_path.read_text() == before
+
+
+def test_a_changed_secret_in_the_code_makes_the_plan_stale(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    project.declare(name, project.source(name, **{"db.password": "first-Secret-1"}))
+    project.plan()
+    project.declare(name, project.source(name, **{"db.password": "second-Secret-2"}))
+    proxy.seen.clear()
+    result = project.kcplan("apply", str(project.plan_file))
+    ok(result, 1)
+    assert f"  - connector '{name}': the code now renders a different value for db.password" in result.stderr
+    assert "Secret-" not in result.stderr + result.stdout
+    assert writes(proxy) == [] and project.live_config(name) is None and not project.state_path.exists()
+
+
+def test_a_plan_applied_twice_is_refused_the_second_time(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    project.declare(name, project.source(name))
+    project.plan()
+    project.apply("--no-verify")
+    proxy.seen.clear()
+    again = project.kcplan("apply", str(project.plan_file))
+    ok(again, 1)
+    assert "is stale; nothing was changed:\n  - a state file was created since the plan" in again.stderr
+    project.declare(name, project.source(name, topic="t2"))
+    project.plan()
+    project.apply("--no-verify")
+    third = project.kcplan("apply", str(project.plan_file))
+    ok(third, 1)
+    assert "  - the state changed since the plan (serial " in third.stderr
+    assert "or this plan was applied already" in third.stderr
+    assert [w for w in writes(proxy) if w[0] == "PUT"] == [("PUT", f"/connectors/{name}/config")]
+
+
+def test_a_400_on_one_connector_does_not_stop_the_others(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    good1, bad, good2 = unique_name("good1"), unique_name("bad"), unique_name("good2")
+    project.declare(good1, project.source(good1))
+    project.declare(good2, project.source(good2))
+    # valid offline, refused by the worker: topics and topics.regex are mutually exclusive
+    project.declare(bad, project.sink(bad, "x", **{"topics.regex": "y.*"}))
+    project.plan()
+    result = project.apply(code=1)
+    assert "Apply finished with errors: 2 added, 0 changed, 0 destroyed; 1 failed" in result.stdout
+    assert f"  {bad} (create): POST /connectors failed with HTTP 400" in result.stdout
+    assert "topics and topics.regex are mutually exclusive options, but both are set." in result.stdout
+    assert f"  ! {bad}: create failed: " in result.stderr
+    assert sorted(project.state()) == sorted([good1, good2])
+    assert project.live_config(bad) is None
+    code, out = project.pending()
+    assert code == 2 and f"  + create {bad}\n" in out and "Plan: 1 to add, 0 to change, 0 to destroy." in out
+
+
+def test_a_failed_task_ends_with_exit_3_and_its_trace(
+        project: Project, unique_name: Callable[..., str]) -> None:
+    """real-connect.md's recipe: plain lines into a topic, read by a JSON sink -> a FAILED task."""
+    src, sink = unique_name("lines"), unique_name("json-sink")
+    topic = f"{src}-topic"
+    (project.root / f"{src}.txt").write_text("hello\nworld\n")
+    project.declare(src, project.source(src, **{"value.converter": STRING}))
+    project.declare(sink, project.sink(sink, topic, **{"value.converter": JSON,
+                                                       "value.converter.schemas.enable": "true"}))
+    project.plan()
+    result = project.apply("--verbose", code=3)
+    assert "Apply complete: 2 added" in result.stdout
+    assert sink in result.stdout and "FAILED" in result.stdout
+    assert "DataException" in result.stdout and "\tat org.apache.kafka" in result.stdout  # --verbose: whole trace
+    assert f"Applied, but not healthy: {sink} (FAILED)." in result.stdout
+    assert sorted(project.state()) == sorted([src, sink])  # applied is applied: the state says so
+
+
+def test_rollback_restores_the_previous_config_and_deletes_new_connectors_that_failed(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    topic = unique_name("t")
+    old, new, fine = unique_name("old"), unique_name("new"), unique_name("fine")
+    project.declare(old, project.sink(old, topic))
+    project.declare(fine, project.source(fine))
+    project.plan()
+    project.apply()
+    good_config = project.live_config(old)
+    before_state = project.state()[old]["config"]
+    broken = str(project.root / "missing-dir" / "out.txt")  # the sink task cannot open it: FAILED
+    project.declare(old, project.sink(old, topic, file=broken))
+    project.declare(new, project.sink(new, topic, file=broken))
+    project.declare(fine, project.source(fine, topic="other"))
+    project.plan()
+    result = project.apply("--rollback-on-failure", code=3)
+    assert "Rolling back 2 connector(s) that ended FAILED (--rollback-on-failure)" in result.stderr
+    assert f"  ~ {old}: rollback: previous config restored (" in result.stderr
+    assert f"  - {new}: rollback: deleted (" in result.stderr
+    assert "Rollback complete: 1 restored to their previous config, 1 created by this apply deleted" in result.stdout
+    assert project.live_config(old) == good_config and project.live_config(new) is None
+    assert project.live_config(fine) == as_strings(project.source(fine, topic="other"))  # healthy: kept
+    state = project.state()
+    assert state[old]["config"] == before_state and new not in state
+    assert state[fine]["config"]["topic"] == "other"
+    code, out = project.pending()  # the code still wants the broken configs
+    assert code == 2 and f"  ~ update {old}\n" in out and f"  + create {new}\n" in out
+
+
+# -- answers lost after the write: read back, never write twice ------------------------------------------
+
+def test_lost_answers_are_resolved_by_reading_back_without_a_second_write(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    landed, upd, gone = unique_name("landed"), unique_name("upd"), unique_name("gone")
+    for name in (upd, gone):
+        project.declare(name, project.source(name))
+    project.plan()
+    project.apply("--no-verify")
+    project.declare(landed, project.source(landed))
+    project.declare(upd, project.source(upd, topic="t2"))
+    (project.connectors / f"{gone}.jsonnet").unlink()
+    project.plan()
+    proxy.seen.clear()
+    # every write happens, its answer is lost (500 Request timed out / connection dropped)
+    proxy.add("POST", r"^/connectors$", "timeout500")
+    proxy.add("PUT", rf"^/connectors/{upd}/config$", "drop")
+    proxy.add("DELETE", rf"^/connectors/{gone}$", "timeout500")
+    result = project.apply()
+    assert result.stderr.count("answer lost; read back: it had happened") == 3, result.stderr
+    assert sorted(writes(proxy)) == [("DELETE", f"/connectors/{gone}"), ("POST", "/connectors"),
+                                     ("PUT", f"/connectors/{upd}/config")]
+    assert project.live_state(landed) == "RUNNING" and project.live_config(gone) is None
+    assert project.live_config(upd) == as_strings(project.source(upd, topic="t2"))
+    assert sorted(project.state()) == sorted([landed, upd])
+    assert project.pending()[0] == 0
+
+
+def test_a_write_that_never_arrived_is_sent_once_more(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    project.declare(name, project.source(name))
+    project.plan()
+    proxy.add("POST", r"^/connectors$", "answer", status=504, body={"error_code": 504, "message": "gateway"})
+    result = project.apply()
+    assert f"  + {name}: created (" in result.stderr
+    assert "answer lost; read back: not done; written once more" in result.stderr
+    assert writes(proxy) == [("POST", "/connectors")] * 2 and proxy.faults_done("answer") == 1
+    assert project.live_state(name) == "RUNNING" and sorted(project.state()) == [name]
+
+
+# -- interrupts ------------------------------------------------------------------------------------------
+
+def start_slow_apply(project: Project, proxy: FaultProxy, names: list[str],
+                     *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
+    for name in names:
+        project.declare(name, project.source(name))
+    project.plan()
+    proxy.add("POST", r"^/connectors$", "delay", seconds=1.5, times=len(names))
+    proc = subprocess.Popen(project.argv("apply", str(project.plan_file), "--parallelism", "2", "--no-verify",
+                                         *extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.env())
+    seen: list[str] = []
+    assert proc.stderr is not None
+    while sum("created" in line for line in seen) < 2:
+        line = proc.stderr.readline()
+        assert line, f"apply ended early: {''.join(seen)}"
+        seen.append(line)
+    return proc, seen
+
+
+def test_ctrl_c_finishes_the_running_writes_saves_state_and_plan_shows_the_rest(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    names = [unique_name(f"c{i}") for i in range(10)]
+    proc, _ = start_slow_apply(project, proxy, names)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out + err
+    assert "Interrupted (SIGINT): starting nothing new; waiting for 2 step(s) under way" in err
+    assert "Apply interrupted: " in out and "Not started: " in out and "Traceback" not in err
+    created = {n for n in names if project.live_config(n) is not None}
+    assert 2 <= len(created) < len(names)
+    assert set(project.state()) == created  # the state is exactly what happened
+    code, plan = project.pending()
+    assert code == 2
+    planned = {line.split("+ create ")[1] for line in plan.splitlines() if "+ create " in line}
+    assert planned == set(names) - created
+    project.plan()
+    project.apply("--no-verify")
+    assert project.pending()[0] == 0
+
+
+def test_a_second_ctrl_c_exits_at_once_and_the_next_apply_converges(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    names = [unique_name(f"d{i}") for i in range(8)]
+    proc, _ = start_slow_apply(project, proxy, names)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "again: exiting at once" in err and "Traceback" not in err
+    json.loads(project.state_path.read_text())  # always a whole state file
+    time.sleep(2)  # the requests it left behind land meanwhile
+    project.plan()
+    project.apply("--no-verify")
+    assert project.pending()[0] == 0
+    assert set(project.state()) == set(names)
+
+
+def test_sigterm_works_like_ctrl_c(project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    names = [unique_name(f"e{i}") for i in range(6)]
+    proc, _ = start_slow_apply(project, proxy, names)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Interrupted (SIGTERM)" in err and "Apply interrupted" in out
+    assert set(project.state()) == {n for n in names if project.live_config(n) is not None}
+
+
+def test_a_second_apply_at_the_same_time_names_the_lock_holder(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    names = [unique_name(f"f{i}") for i in range(4)]
+    proc, _ = start_slow_apply(project, proxy, names)
+    try:
+        other = project.kcplan("apply", str(project.plan_file))
+        ok(other, 1)
+        assert f"is locked by 'kcplan apply' (pid {proc.pid} on host" in other.stderr
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+
+
+# -- apply -e ENV: plan, show, confirm ------------------------------------------------------------------
+
+def test_apply_without_a_plan_file_needs_a_terminal_or_auto_approve(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    project.declare(name, project.source(name))
+    refused = project.kcplan("apply", "-e", "dev")
+    ok(refused, 1)
+    assert "stdin is not a terminal" in refused.stderr and "--auto-approve" in refused.stderr
+    assert proxy.seen == []  # refused before talking to the cluster
+    result = project.kcplan("apply", "-e", "dev", "--auto-approve", "--verify-timeout", "90")
+    out = ok(result)
+    assert f"  + create {name}\n" in out and "Apply complete: 1 added" in out
+    assert project.live_state(name) == "RUNNING"
+    again = ok(project.kcplan("apply", "-e", "dev", "--auto-approve"))
+    assert "No changes. The cluster matches the configuration." in again
+
+
+def run_in_terminal(argv: list[str], env: dict[str, str], answer: str) -> tuple[int, str]:
+    """Run with stdin/stdout on a pseudo-terminal, type ``answer`` at the prompt; (exit code, output)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.execve(argv[0], argv, env)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b"Enter a value:" in output:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_apply_asks_and_only_yes_applies(project: Project, unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    project.declare(name, project.source(name))
+    argv = project.argv("apply", "-e", "dev", "--no-verify", "--no-color")
+    code, out = run_in_terminal(argv, project.env(), "y")
+    assert code == 1 and "Do you want to perform these actions? Only 'yes' will be accepted." in out
+    assert "Apply cancelled; nothing was changed." in out and project.live_config(name) is None
+    code, out = run_in_terminal(argv, project.env(), "yes")
+    assert code == 0 and "Apply complete: 1 added" in out and project.live_config(name) is not None
