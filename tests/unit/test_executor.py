@@ -387,3 +387,21 @@ def test_summary_of_a_clean_apply_counts_like_terraform() -> None:
                                             keeps="RUNNING", rollback=True))], seconds=1.0)
     assert render_summary(rollback, what="Rollback") == \
         "Rollback complete: 1 restored to their previous config, 1 created by this apply deleted (1.0 s).\n"
+
+
+def test_the_first_interrupt_only_asks_to_stop_or_raises_while_waiting_for_health(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    import signal as sig
+
+    from kcplan.apply.executor import Interrupts
+
+    interrupts = Interrupts()
+    interrupts.under_way = lambda: ["a", "b"]
+    interrupts._handle(sig.SIGINT, None)
+    assert interrupts.requested and interrupts.count == 1
+    assert capfd.readouterr().err == ("\nInterrupted (SIGINT): starting nothing new; waiting for 2 step(s) under way "
+                                      "(a, b) to finish, then saving the state. Interrupt again to exit at once.\n")
+    waiting = Interrupts()
+    waiting.raise_first = True
+    with pytest.raises(KeyboardInterrupt):
+        waiting._handle(sig.SIGTERM, None)

@@ -17,13 +17,15 @@ def ssl_error(inner: str) -> requests.exceptions.SSLError:
 @pytest.mark.parametrize(("inner", "client_cert", "expected"), [
     ("SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
      "self-signed certificate (_ssl.c:1006)')))", False,
-     "the worker's certificate is not trusted (self-signed certificate)"),
+     "the worker's certificate is not trusted (certificate verify failed: self-signed certificate)"),
     ("SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
      "self-signed certificate in certificate chain (_ssl.c:1006)')))", True,
-     "the worker's certificate is not trusted (self-signed certificate in certificate chain)"),
+     "the worker's certificate is not trusted (certificate verify failed: self-signed certificate in certificate "
+     "chain)"),
     ("SSLError(SSLCertVerificationError(1, \"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: "
      "Hostname mismatch, certificate is not valid for 'localhost'. (_ssl.c:1006)\")))", False,
-     "the worker's certificate is not trusted (Hostname mismatch, certificate is not valid for 'localhost')"),
+     "the worker's certificate is not trusted (certificate verify failed: Hostname mismatch, certificate is not valid "
+     "for 'localhost')"),
     ("SSLError(SSLError(1, '[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:2580)')))",
      False, "the worker requires a client certificate and none is configured (TLS alert: bad certificate)"),
     ("SSLError(SSLError(1, '[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required "
