@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from kcplan import __version__
 from kcplan.errors import KcplanError
@@ -48,7 +49,7 @@ environment variables:
 """
 
 
-def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The same global options on the top parser and on every command (so both orders work)."""
 
     def default(value: object) -> object:
@@ -64,24 +65,31 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="no colours (also with NO_COLOR set)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors; here 2 means 'changes present', so usage errors exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"Error: {message}\nRun '{self.prog} --help' for usage.\n")
+
+
 def _module_name(command: str) -> str:
     return "kcplan.commands." + ("import_" if command == "import" else command)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kcplan",
         description="Terraform-style plan/apply for Kafka Connect connectors, configured in Jsonnet.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"kcplan {__version__}")
-    _global_options(parser, suppress=False)
+    add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-        _global_options(cmd, suppress=True)
+        add_global_options(cmd, suppress=True)
         importlib.import_module(_module_name(name)).configure(cmd)
     return parser
 

@@ -41,7 +41,9 @@ DEFAULT_GRACE = 20.0
 # Below Linux's ephemeral range (32768-60999): a port there can already be the local end of an
 # outgoing connection, and tansu then panics with "Address in use".
 PORT_RANGE = (20000, 32000)
-JVM_OPTIONS = ("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC",
+# 2 GB max like Kafka's own connect-*.sh: at 512 MB a worker with 1,000 connectors spends seconds in GC
+# answering one expand=status&expand=info listing (bench/plan/results.md). The heap only grows when used.
+JVM_OPTIONS = ("-Xms64m", "-Xmx2g", "-XX:+UseSerialGC",
                "-Djava.awt.headless=true")
 DEBIAN_JETTY = (Path("/usr/share/java/jetty9-security.jar"), Path("/usr/share/java/jetty9-servlet.jar"))
 # The wheel's jetty-security/jetty-servlet 9.4.12 jars make every REST call fail with HTTP 500.

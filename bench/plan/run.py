@@ -320,7 +320,7 @@ def main() -> int:
         lines = [
             "# `kcplan plan` for 1,000 connectors (issue 4)",
             "",
-            f"Run: {date}, `python bench/plan/run.py --count {n} --repeat {opts.repeat}`.",
+            f"Run: {date}, `python bench/plan/run.py {' '.join(sys.argv[1:])}`.",
             "",
             "## Machine", "", *machine(url), f"- worker: {worker}", "",
             "## Setup", "",
@@ -384,6 +384,8 @@ def main() -> int:
             stop_sandbox(sandbox_root)
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)
+            for i in range(opts.count + 10):
+                Path(f"/tmp/kcplan-bench/{name_of(i)}.txt").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

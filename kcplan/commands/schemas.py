@@ -21,7 +21,7 @@ from kcplan.errors import NotFound, UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from kcplan.cli import _global_options  # so that 'schemas pull -e ENV' works like other commands
+    from kcplan.cli import add_global_options  # so that 'schemas pull -e ENV' works like other commands
 
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     pull = sub.add_parser("pull", help="write schemas/<class>.json from the cluster's plugin definitions",
@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_render_options(pull)
     listing = sub.add_parser("list", help="the schema files of the project: class, origin, keys, sensitive keys")
     for nested in (pull, listing):
-        _global_options(nested, suppress=True)
+        add_global_options(nested, suppress=True)
 
 
 def run(args: argparse.Namespace) -> int:

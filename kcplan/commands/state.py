@@ -37,7 +37,7 @@ def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from kcplan.cli import _global_options  # the same -C/-e/--debug/--no-color after the subcommand
+    from kcplan.cli import add_global_options  # the same -C/-e/--debug/--no-color after the subcommand
 
     sub = parser.add_subparsers(dest="state_command", metavar="SUBCOMMAND")
     commands = {
@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parsers = {}
     for name, help_text in commands.items():
         parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
-        _global_options(parsers[name], suppress=True)
+        add_global_options(parsers[name], suppress=True)
     parsers["show"].add_argument("name", metavar="NAME")
     parsers["rm"].add_argument("names", nargs="+", metavar="NAME")
     add_lock_timeout(parsers["rm"])

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from kcplan import __version__
 from kcplan.errors import PlanError
-from kcplan.plan.model import Plan
+from kcplan.plan.model import Action, Plan
 from kcplan.state.digest import canonical_json
 from kcplan.state.store import write_private_file
 
@@ -87,8 +87,33 @@ def loads(raw: bytes, path: Path | str = "<plan>") -> PlanFile:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise PlanError(f"the plan file {path} is broken at {where}: {first['msg']}", _HINT) from None
+    problem = inconsistency(plan)
+    if problem:
+        raise PlanError(f"the plan file {path} is broken at {problem}", _HINT)
     return PlanFile(plan=plan, kcplan_version=str(doc.get("kcplan_version", "")),
                     created_at=str(doc.get("created_at", "")), format_version=version)
+
+
+_NO_CONFIG = frozenset({Action.DELETE, Action.FORGET, Action.NOOP})
+_RUN_STATE_OF = {Action.PAUSE: "PAUSED", Action.RESUME: "RUNNING", Action.STOP: "STOPPED"}
+
+
+def inconsistency(plan: Plan) -> str | None:
+    """What no planner writes (docs/plan-format.md), so apply never meets it: an action that writes
+    a config without ``desired_config``, a pause/resume/stop to another run state, or a connector
+    named twice. Returns where and what, or None."""
+    seen: set[str] = set()
+    for index, change in enumerate(plan.changes):
+        where = f"changes.{index} (connector {change.name!r}, {change.action.value})"
+        if change.name in seen:
+            return f"{where}: the connector appears twice in the plan"
+        seen.add(change.name)
+        if change.action not in _NO_CONFIG and change.desired_config is None:
+            return f"{where}: desired_config is missing"
+        wanted = _RUN_STATE_OF.get(change.action)
+        if wanted is not None and change.state_to != wanted:
+            return f"{where}: state_to must be {wanted}, not {change.state_to}"
+    return None
 
 
 def read(path: Path) -> PlanFile:

@@ -40,8 +40,15 @@ def step_noun(step: Step) -> str:
     return _RUN_NOUN[step.target or "RUNNING"] if step.op == "run_state" else step.op
 
 
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
+def _lines(text: str) -> list[str]:
+    """The message's lines, stripped, each only once (Connect repeats a validation message per task)."""
+    return list(dict.fromkeys(line.strip() for line in text.strip().splitlines() if line.strip()))
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """A message on one progress line: its lines joined, cut at ``limit`` characters."""
+    flat = " ".join(_lines(text))
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def progress_line(result: StepResult, done: int, total: int) -> str:
@@ -53,14 +60,14 @@ def progress_line(result: StepResult, done: int, total: int) -> str:
         text = f"{prefix}{_done_text(step)}"
     else:
         sym, col = "!", "red"
-        reason = first_line(result.error.message) if result.error else "failed"
+        reason = one_line(result.error.message) if result.error else "failed"
         text = f"{prefix}{step_noun(step)} failed: {reason}"
     note = f"; {result.note}" if result.note else ""
     return f"  {style.colour(sym, col)} {step.name}: {text} ({seconds(result.seconds)}{note})  [{done}/{total}]"
 
 
 def _indent(text: str, by: str) -> str:
-    return ("\n" + by).join(text.strip().splitlines())
+    return ("\n" + by).join(_lines(text))
 
 
 def _connector_actions(outcome: Outcome) -> dict[str, Action]:

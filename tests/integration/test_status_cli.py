@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from kcplan.state.store import StateStore
-from tests.faultproxy import closed_port_url
+from tests.faultproxy import FaultProxy, closed_port_url
 
 SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
@@ -294,3 +294,24 @@ def test_one_unreachable_environment_does_not_hide_the_others(project: Project, 
     data = json.loads(project.kcplan("status", "-e", "dev,down", "--format", "json", *only(name)).stdout)
     assert [c["name"] for c in data["connectors"]] == [name]
     assert [e["env"] for e in data["errors"]] == ["down"]
+
+
+def test_one_request_and_fallback_for_workers_without_expand(project: Project, connect_url: str, tmp_path: Path,
+                                                              unique_name: Callable[..., str]) -> None:
+    a, b = unique_name("a"), unique_name("b")
+    make_running(connect_url, tmp_path, a)
+    make_running(connect_url, tmp_path, b)
+    with FaultProxy(connect_url) as proxy:
+        project.env("viaproxy", proxy.url)
+        result = project.kcplan("status", "-e", "viaproxy", "--format", "json", *only(a, b))
+        assert result.returncode == 0, result.stderr
+        assert [(s.method, s.path) for s in proxy.seen] == [("GET", "/connectors?expand=status")]
+
+        # A worker older than 2.3 ignores expand and lists names: one status request per connector.
+        proxy.seen.clear()
+        proxy.add("GET", r"^/connectors\?", "answer", body=[a, b])
+        old = project.kcplan("status", "-e", "viaproxy", "--format", "json", *only(a, b))
+        assert old.returncode == 0, old.stderr
+        assert sorted(s.path for s in proxy.seen) == sorted(
+            ["/connectors?expand=status", f"/connectors/{a}/status", f"/connectors/{b}/status"])
+    assert json.loads(old.stdout)["connectors"] == json.loads(result.stdout)["connectors"]

@@ -148,12 +148,24 @@ def valid_connector(draw: st.DrawFn) -> dict[str, Any]:
             "tasks.max": draw(st.integers(min_value=1, max_value=8))}
 
 
+# Inputs that hit a known, reported bug (see tests/unit/test_bad_input_regressions.py): left out here
+# until it is fixed, so that CI does not fail at random on it. Remove an entry when its xfail turns XPASS.
+KNOWN_BUGS = {
+    "a raw NUL byte in a Jsonnet file": lambda text: "\x00" in text,
+}
+
+
+def _no_known_bug(text: str) -> bool:
+    return not any(hit(text) for hit in KNOWN_BUGS.values())
+
+
 CONNECTOR = flat_connector() | wrapped_connector() | valid_connector()
 FILE_TEXT = st.one_of(
     CONNECTOR.map(json.dumps),
+    CONNECTOR.map(lambda obj: json.dumps(obj, ensure_ascii=False, indent=1)),  # raw UTF-8 in the file
     st.lists(CONNECTOR | VALUES, max_size=4).map(json.dumps),
     VALUES.map(json.dumps),
-    st.text(max_size=80),  # random Jsonnet source, usually a syntax error
+    st.text(max_size=80).filter(_no_known_bug),  # random Jsonnet source, usually a syntax error
 )
 FILES = st.lists(FILE_TEXT, min_size=1, max_size=3)
 

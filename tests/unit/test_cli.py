@@ -62,3 +62,13 @@ def test_missing_env_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monkey
         "Error: no environment given",
         "Pass -e NAME or set KCPLAN_ENV (environments: dev).",
     ]
+
+
+def test_usage_errors_exit_1_not_2() -> None:
+    """2 means 'changes present' for plan --detailed-exitcode, so a typo must not look like it."""
+    result = run_cli("plan", "--detailed-exitcod")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-2:] == [
+        "Error: unrecognized arguments: --detailed-exitcod",
+        "Run 'kcplan --help' for usage.",
+    ]

@@ -367,8 +367,14 @@ def test_progress_lines() -> None:
     assert progress_line(lost, 1, 2) == \
         "  + p: created (PAUSED) (0.0 s; answer lost; read back: it had happened)  [1/2]"
     stop = Step("s", "run_state", Action.UPDATE, digested=cfg("s"), target="STOPPED")
-    assert progress_line(result(stop, ok=False, error=InvalidConfig("HTTP 400: no\nsecond line", 400)), 2, 2) == \
-        "  ! s: stop failed: HTTP 400: no (1.2 s)  [2/2]"
+    invalid = InvalidConfig("HTTP 400: the config is invalid:\n  bad topics\n  bad topics\n  " + "x" * 300, 400)
+    assert progress_line(result(stop, ok=False, error=invalid), 2, 2) == \
+        "  ! s: stop failed: HTTP 400: the config is invalid: bad topics " + "x" * 193 + "... (1.2 s)  [2/2]"
+    summary = render_summary(Outcome(results=[result(stop, ok=False, error=InvalidConfig(
+        "HTTP 400: the config is invalid:\n  bad topics\n  bad topics", 400))]))
+    assert summary.splitlines()[2:4] == ["Failed:", "  s (stop): HTTP 400: the config is invalid:"]
+    assert summary.splitlines()[4:6] == ["    bad topics", "The state records every finished step; 'kcplan plan' "
+                                         "shows what is left to do."]
     back = Step("u", "update", Action.UPDATE, config=cfg("u"), digested=cfg("u"), keeps="RUNNING", rollback=True)
     assert progress_line(result(back), 1, 1) == "  ~ u: rollback: previous config restored (1.2 s)  [1/1]"
 
