@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from kcplan import __version__
 from kcplan.errors import KcplanError
@@ -66,7 +66,12 @@ def add_global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on usage errors; here 2 means 'changes present', so usage errors exit 1."""
+    """argparse exits 2 on usage errors; here 2 means 'changes present', so usage errors exit 1.
+    No abbreviated options either: a prefix that matches today may be ambiguous tomorrow."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_ERROR, f"Error: {message}\nRun '{self.prog} --help' for usage.\n")
