@@ -352,6 +352,35 @@ class ConnectClient:
             found.update(self._read_each(incomplete))
         return dict(sorted(found.items()))
 
+    def statuses(self) -> dict[str, ConnectorStatus]:
+        """The status of every connector: ONE GET /connectors?expand=status (health polling uses it).
+
+        A connector the worker has no status for yet is left out by Connect itself (it answers the
+        others). Workers older than 2.3 answer a list of names: then each status is read on its own,
+        FALLBACK_PARALLELISM at a time (a connector without status comes back with state None).
+        """
+        known = self._server_info
+        if known is not None and not known.supports("expand"):
+            return self._status_each(self.connector_names())
+        reply = self._request("GET", "/connectors", params=[("expand", "status")])
+        if reply.is_json and isinstance(reply.body, list):
+            return self._status_each([str(n) for n in reply.body])
+        found: dict[str, ConnectorStatus] = {}
+        for name, entry in reply.json_object().items():
+            status = entry.get("status") if isinstance(entry, dict) else None
+            found[str(name)] = (ConnectorStatus.from_json(str(name), status) if isinstance(status, dict)
+                                else ConnectorStatus(name=str(name), state=None))
+        return dict(sorted(found.items()))
+
+    def _status_each(self, names: list[str]) -> dict[str, ConnectorStatus]:
+        """GET /connectors/NAME/status for each name, concurrently (bounded)."""
+        if not names:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(FALLBACK_PARALLELISM, len(names)),
+                                thread_name_prefix="kcplan-status") as pool:
+            found = list(pool.map(self.status, names))
+        return {status.name: status for status in sorted(found, key=lambda s: s.name)}
+
     def get_connector(self, name: str) -> LiveConnector:
         """GET /connectors/NAME and its status (two requests; list_connectors reads all in one)."""
         info = self._request("GET", _cpath(name), name=name).json_object()
@@ -790,6 +819,13 @@ def _tls_reason(exc: requests.exceptions.SSLError, client_cert: bool = False) ->
                 return f"the worker refused kcplan's client certificate (TLS alert: {shown})"
             return f"the worker requires a client certificate and none is configured (TLS alert: {shown})"
         return f"the worker ended the handshake (TLS alert: {shown})"
+    if "EOF occurred in violation of protocol" in text or "UNEXPECTED_EOF" in text:
+        # A server that refuses the client certificate may close before its alert is read.
+        if client_cert:
+            return ("the worker closed the connection during the TLS handshake (it may have refused kcplan's "
+                    "client certificate)")
+        return ("the worker closed the connection during the TLS handshake: it may require a client "
+                "certificate, and none is configured")
     if "WRONG_VERSION_NUMBER" in text:
         return "the server does not speak TLS on this port (wrong version number): is it an http:// URL?"
     inner = re.search(r"\[SSL: [A-Z_]+\] (?P<why>[^(')\"]*)", text)

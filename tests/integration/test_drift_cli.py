@@ -234,3 +234,36 @@ def test_no_state_file_is_an_error(project: Project) -> None:
     assert (code, out) == (1, "")
     assert err.startswith("Error: no state file for environment 'dev'")
     assert "kcplan import -e dev" in err
+
+
+def test_key_made_sensitive_in_the_settings_is_never_shown(tmp_path: Path, connect_url: str,
+                                                           unique_name: Callable[..., str]) -> None:
+    project = Project(tmp_path / "proj").env("dev", connect_url)
+    settings = project.root / "environments" / "dev" / "kcplan.jsonnet"
+    settings.write_text(f"{{ connect_url: '{connect_url}', sensitive_keys: ['conn.opaque'] }}\n")
+    name = unique_name()
+    managed(project, connect_url, tmp_path, name, **{"conn.opaque": SECRET_BEFORE})
+    put(connect_url, name, source(tmp_path, name, **{"conn.opaque": SECRET_AFTER}))
+
+    code, out, err = drift(project, *only(name))
+    assert code == 2
+    assert "      ~ conn.opaque: (sensitive value)\n" in out
+    assert SECRET_BEFORE not in out + err and SECRET_AFTER not in out + err
+
+    settings.write_text(f"{{ connect_url: '{connect_url}' }}\n")  # no longer listed: still a digest in state
+    code, out, err = drift(project, "--format", "json", *only(name))
+    assert code == 2
+    assert SECRET_BEFORE not in out + err and SECRET_AFTER not in out + err
+
+
+def test_state_of_another_kafka_cluster_is_an_error(project: Project, connect_url: str, tmp_path: Path,
+                                                    unique_name: Callable[..., str]) -> None:
+    name = unique_name()
+    managed(project, connect_url, tmp_path, name)
+    store = StateStore(project.state_path("dev"))
+    with store.locked("test"):
+        store.save(store.load().with_cluster_id("some-other-cluster"))
+
+    code, out, err = drift(project, *only(name))
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: the state of environment 'dev' belongs to Kafka cluster some-other-cluster, but ")

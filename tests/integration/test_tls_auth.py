@@ -228,12 +228,13 @@ def test_verify_false_is_an_explicit_opt_out(project: Project, tls_worker: tuple
 def test_client_certificate_required(project: Project, mtls_worker: tuple[str, Pki]) -> None:
     url, pki = mtls_worker
     project.settings(url, tls={"ca_bundle": str(pki.ca_pem)})
+    # Jetty answers with an alert; when the request body was already on its way the alert can be lost
+    # and the client only sees the connection closed: both messages name the missing certificate.
     for command in COMMANDS:
-        failed(project.kcplan(*command),
-               "the worker requires a client certificate and none is configured", "tls.client_cert")
+        failed(project.kcplan(*command), "client certificate", "none is configured", "tls.client_cert")
     project.settings(url, tls={"ca_bundle": str(pki.ca_pem), "client_cert": str(pki.stranger_cert),
                                "client_key": str(pki.stranger_key)})
-    failed(project.kcplan("status"), "the worker refused kcplan's client certificate")
+    failed(project.kcplan("status"), "refused kcplan's client certificate")
     project.settings(url, tls={"ca_bundle": str(pki.ca_pem), "client_cert": str(pki.client_cert),
                                "client_key": str(pki.client_key)})
     ok(project.kcplan("status"), SUCCESS)

@@ -267,7 +267,8 @@ def _outcome(code: int, err: str, server: CountingServer) -> str:
     """A short label for the statistics (paths and names cut out)."""
     if "Error: " in err:
         text = err.split("Error: ", 1)[1].splitlines()[0]
-        return "apply refused: " + re.sub(r"(/|')\S*", "_", text)[:50]
+        text = re.sub(r"\.\d+", ".N", re.sub(r"(/|')\S*", "_", text)).split(": ")[0]
+        return "apply refused: " + text[:60]
     return f"apply exit {code} after {len(server.writes)} write(s), all sanctioned"
 
 

@@ -37,8 +37,15 @@ def ssl_error(inner: str) -> requests.exceptions.SSLError:
      False, "the worker ended the handshake (TLS alert: protocol version)"),
     ("SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))", False,
      "the server does not speak TLS on this port (wrong version number): is it an http:// URL?"),
+    ("SSLError(SSLEOFError(8, 'EOF occurred in violation of protocol (_ssl.c:2427)')))", False,
+     "the worker closed the connection during the TLS handshake: it may require a client certificate, and "
+     "none is configured"),
     ("SSLError(SSLError(1, '[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation of protocol "
-     "(_ssl.c:1006)')))", False, "EOF occurred in violation of protocol"),
+     "(_ssl.c:1006)')))", True,
+     "the worker closed the connection during the TLS handshake (it may have refused kcplan's client "
+     "certificate)"),
+    ("SSLError(SSLError(1, '[SSL: DH_KEY_TOO_SMALL] dh key too small (_ssl.c:1006)')))", False,
+     "dh key too small"),
 ])
 def test_tls_reason_is_one_readable_line(inner: str, client_cert: bool, expected: str) -> None:
     assert _tls_reason(ssl_error(inner), client_cert) == expected

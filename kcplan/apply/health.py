@@ -1,0 +1,440 @@
+"""Health verification after an apply: poll until every touched connector is healthy, FAILED, or time runs out.
+
+One ``GET /connectors?expand=status`` per interval (``ConnectClient.statuses``) covers every touched
+connector. Each connector has an :class:`Expectation` (desired state, plan action, when its last write
+returned); a :class:`Judge` per connector reads the stream of observations and decides. The judges are
+pure (no I/O, no clock), so the decision rules are unit-tested with literal statuses and times.
+
+What counts:
+  RUNNING  connector RUNNING, at least one task, every task RUNNING
+  PAUSED   connector PAUSED, every task PAUSED (or none)
+  STOPPED  connector STOPPED, no tasks
+  ABSENT   not listed
+  FAILED   the connector or any task FAILED (a FAILED task leaves the connector RUNNING, so every task
+           is looked at); anything else (404, ``tasks: []``, UNASSIGNED, RESTARTING) means "not yet".
+A healthy picture must hold for ``HOLD`` seconds over at least two polls (a task that dies on its first
+records is often RUNNING for a moment first); a FAILED one is final at once (failed tasks do not heal
+themselves).
+
+Why the status can lie, and the rule against it (measured on Connect 3.9, bench notes in
+docs/health.md; raw timelines in the helper's report):
+  * Standalone applies a write synchronously: by the time ``PUT .../config`` returns, the old tasks are
+    stopped and the new ones started, so every status read after the write is the new generation
+    (20 updates, 20 failing updates, 20 fixes, 20 replaces: every status change was visible before
+    the write returned).
+  * Distributed: the PUT returns once the config is in the config topic; then the connector restarts,
+    new task configs are written, the old tasks are stopped (status UNASSIGNED) and restarted after a
+    rebalance. Until then the status shows the OLD generation unchanged: an old RUNNING for 0.5-2 s on
+    an idle 2-worker cluster on tansu and up to 55 s with 20 concurrent updates; an old FAILED for
+    6 s idle and up to 81 s under load (a failed task is not rewritten to UNASSIGNED, so the FAILED
+    turns straight into the new state). Neither the status, ``worker_id`` nor ``/tasks`` carry a
+    generation: the task configs from ``GET /connectors/NAME/tasks`` stay the same when only e.g. a
+    converter changes, and that request blocks or answers 500 during rebalances.
+  So no fixed "wait N seconds after the write" is sound, and a status alone is never proof for a
+  connector whose desired state looks the same before and after the write. The rule:
+  1. Actions whose target state the old generation cannot show are judged on sight: create (there was
+     no connector), pause, stop, resume (the state differs), delete (not listed). [FENCED below
+     otherwise.]
+  2. update and replace (and a connector after kcplan restarted its failed tasks) are FENCED: their
+     status counts only after *turnover evidence* -- a poll after the write that shows the connector
+     between generations (not listed, no status, UNASSIGNED/RESTARTING, ``tasks: []``) or a picture
+     different from the first one seen after the write (e.g. FAILED -> RUNNING, another worker or
+     trace) -- because the old generation cannot produce those.
+  3. A fenced connector without turnover evidence (standalone, or a turnover that fell between two
+     polls) is judged once the cluster has been QUIET for ``settle`` seconds: no connector on the
+     whole cluster changed its picture (state, tasks, workers, traces, listed or not) in that time and
+     at least two polls were made since the write. Pending restarts show up as changes of some
+     connector (rebalances move and restart tasks), so a quiet cluster has, as far as the REST API can
+     tell, nothing left in flight; and on a busy cluster the clock keeps being reset.
+  4. At the deadline a connector that is not decided is "unverified" with what was last seen -- also
+     when it looks healthy or FAILED but the fence never lifted ("may predate the change").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from kcplan.connect.models import ConnectorStatus
+from kcplan.errors import KcplanError
+
+DesiredState = Literal["RUNNING", "PAUSED", "STOPPED", "ABSENT"]
+Verdict = Literal["healthy", "failed", "unverified"]
+
+SETTLE = 10.0  # s of a quiet cluster before a fenced connector without turnover evidence is judged
+HOLD = 2.0  # s a healthy picture must last (over >= 2 polls) before it counts
+MIN_POLLS = 2
+FENCED_ACTIONS = frozenset({"update", "replace"})
+TRANSITIONAL = frozenset({"UNASSIGNED", "RESTARTING"})
+PROGRESS_EVERY = 10.0  # s between "still waiting" lines
+
+REACHED, FAILED, PENDING = "reached", "failed", "pending"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What one connector should look like after the apply, and when its last write returned."""
+
+    name: str
+    state: DesiredState
+    action: str  # the plan action: create/update/replace/pause/resume/stop/delete
+    written_at: float  # time.monotonic() when the last write for it returned
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A FAILED connector ("connector") or task (its id), where it ran and the worker's trace."""
+
+    task: str
+    worker: str
+    trace: str
+
+    @property
+    def first_line(self) -> str:
+        lines = self.trace.strip().splitlines()
+        return lines[0].strip() if lines else ""
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    name: str
+    verdict: Verdict
+    state: str | None  # connector state last seen; "ABSENT" when not listed, None when never seen
+    tasks_running: int
+    tasks_total: int
+    failures: tuple[Failure, ...]
+    detail: str  # why failed / unverified (and notes such as a restart), human readable
+    worker: str = ""  # the connector's worker last seen
+    restarted: bool = False  # kcplan restarted its failed tasks (--restart-failed)
+
+
+Seen = ConnectorStatus | None  # None: not listed
+
+
+# -- pictures ------------------------------------------------------------------------------------------
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def signature(seen: Seen) -> tuple[object, ...]:
+    """What a poll shows of one connector; two equal signatures are indistinguishable pictures."""
+    if seen is None:
+        return ("ABSENT",)
+    tasks = tuple(sorted((t.id, t.state, t.worker_id, _first_line(t.trace)) for t in seen.tasks))
+    return (seen.state, seen.worker_id, _first_line(seen.trace), tasks)
+
+
+def between_generations(seen: Seen) -> bool:
+    """A picture the old generation cannot show once it runs: not listed, no status, restarting."""
+    if seen is None or seen.state is None or seen.state in TRANSITIONAL:
+        return True
+    if seen.state == "RUNNING" and not seen.tasks:
+        return True
+    return any(t.state in TRANSITIONAL for t in seen.tasks)
+
+
+def failures_of(seen: Seen) -> tuple[Failure, ...]:
+    if seen is None:
+        return ()
+    found = [Failure("connector", seen.worker_id, seen.trace or "")] if seen.state == "FAILED" else []
+    found += [Failure(str(t.id), t.worker_id, t.trace or "")
+              for t in sorted(seen.tasks, key=lambda t: t.id) if t.state == "FAILED"]
+    return tuple(found)
+
+
+def assess(desired: str, seen: Seen) -> str:
+    """REACHED, FAILED or PENDING: the picture against the desired state (no freshness involved)."""
+    if desired == "ABSENT":
+        return REACHED if seen is None else PENDING
+    if seen is None or seen.state is None:
+        return PENDING
+    if failures_of(seen):
+        return FAILED
+    states = {t.state for t in seen.tasks}
+    if desired == "RUNNING":
+        return REACHED if seen.state == "RUNNING" and seen.tasks and states == {"RUNNING"} else PENDING
+    if desired == "PAUSED":
+        return REACHED if seen.state == "PAUSED" and states <= {"PAUSED"} else PENDING
+    if desired == "STOPPED":
+        return REACHED if seen.state == "STOPPED" and not seen.tasks else PENDING
+    raise ValueError(f"unknown desired state {desired!r}")
+
+
+def describe(desired: str, seen: Seen) -> str:
+    """What a not-yet picture shows, for 'unverified' details."""
+    if desired == "ABSENT":
+        return "still listed" + (f" ({describe('RUNNING', seen)})" if seen is not None else "")
+    if seen is None:
+        return "not listed (no status reported yet)"
+    if seen.state is None:
+        return "no status reported yet"
+    counts: dict[str, int] = {}
+    for task in seen.tasks:
+        counts[task.state] = counts.get(task.state, 0) + 1
+    if not seen.tasks:
+        tasks = "no tasks"
+    else:
+        tasks = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        tasks = f"tasks: {tasks}"
+    return f"{seen.state}, {tasks}"
+
+
+# -- the decision for one connector ------------------------------------------------------------------
+
+
+@dataclass
+class Judge:
+    """Decides one expectation from observations (t, picture); see the module docstring for the rule."""
+
+    expectation: Expectation
+    settle: float = SETTLE
+    hold: float = HOLD
+    fenced: bool = field(init=False)
+    fence_from: float = field(init=False)
+    restarted: bool = field(default=False, init=False)
+    notes: list[str] = field(default_factory=list, init=False)
+    _first: tuple[object, ...] | None = field(default=None, init=False)
+    _turnover: bool = field(default=False, init=False)
+    _polls: int = field(default=0, init=False)
+    _last: Seen = field(default=None, init=False)
+    _last_t: float | None = field(default=None, init=False)
+    _reached_since: float | None = field(default=None, init=False)
+    _reached_polls: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        exp = self.expectation
+        self.fenced = exp.action in FENCED_ACTIONS and exp.state in ("RUNNING", "PAUSED")
+        self.fence_from = exp.written_at
+
+    @property
+    def name(self) -> str:
+        return self.expectation.name
+
+    @property
+    def observed(self) -> bool:
+        return self._polls > 0
+
+    @property
+    def last(self) -> Seen:
+        return self._last
+
+    @property
+    def evidence(self) -> bool:
+        """True once a poll proved the status is from after the write (or none is needed)."""
+        return not self.fenced or self._turnover
+
+    def observe(self, t: float, seen: Seen) -> None:
+        """A poll sent at ``t`` (monotonic) saw ``seen``; polls sent before the write are ignored."""
+        if t < self.fence_from:
+            return
+        sig = signature(seen)
+        if self._first is None:
+            self._first = sig
+        if sig != self._first or between_generations(seen):
+            self._turnover = True
+        self._polls += 1
+        if assess(self.expectation.state, seen) == REACHED:
+            if self._reached_since is None:
+                self._reached_since, self._reached_polls = t, 0
+            self._reached_polls += 1
+        else:
+            self._reached_since, self._reached_polls = None, 0
+        self._last, self._last_t = seen, t
+
+    def decide(self, now: float, quiet_since: float) -> HealthResult | None:
+        """The verdict, or None to keep polling. ``quiet_since``: when the cluster last changed."""
+        if not self._polls:
+            return None
+        outcome = assess(self.expectation.state, self._last)
+        if outcome == PENDING:
+            return None
+        if not self.evidence:
+            calm_from = max(quiet_since, self.fence_from)
+            if now - calm_from < self.settle or self._polls < MIN_POLLS:
+                return None
+        if outcome == REACHED and self.expectation.state in ("RUNNING", "PAUSED"):
+            since = self._reached_since if self._reached_since is not None else now
+            if now - since < self.hold or self._reached_polls < MIN_POLLS:
+                return None
+        return self._result("healthy" if outcome == REACHED else "failed", self._verdict_detail(outcome))
+
+    def expire(self, now: float, problem: str | None = None) -> HealthResult:
+        """The deadline passed without a verdict: 'unverified', saying what was seen last."""
+        exp = self.expectation
+        waited = f"{max(0.0, now - exp.written_at):.0f} s after the write"
+        if not self._polls:
+            why = f"could not read the status ({problem})" if problem else "no status read after the write"
+            return self._result("unverified", f"{why}; {waited}")
+        outcome = assess(exp.state, self._last)
+        if outcome == PENDING:
+            why = describe(exp.state, self._last)
+        elif not self.evidence:
+            shown = "looks healthy" if outcome == REACHED else "shows FAILED"
+            why = (f"{shown}, but no restart was seen since the {self._fence_reason()} and the cluster never "
+                   "stayed quiet long enough: the status may predate the change")
+        else:
+            why = f"{describe(exp.state, self._last)} (not yet for {self.hold:g} s)"
+        if problem:
+            why += f"; last poll failed: {problem}"
+        return self._result("unverified", f"{why}; {waited}")
+
+    def rearm(self, t: float, note: str) -> None:
+        """kcplan restarted the failed tasks at ``t``: only statuses from after that count now."""
+        self.restarted = True
+        self.notes.append(note)
+        self.fenced = True
+        self.fence_from = t
+        self._first, self._turnover, self._polls = None, False, 0
+        self._reached_since, self._reached_polls = None, 0
+
+    # -- pieces ---------------------------------------------------------------------------------------
+
+    def _fence_reason(self) -> str:
+        return "restart" if self.restarted else self.expectation.action
+
+    def _verdict_detail(self, outcome: str) -> str:
+        parts = list(self.notes)
+        if outcome == FAILED:
+            failed = failures_of(self._last)
+            where = ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in failed)
+            parts.insert(0, f"{where} FAILED" + (" again after the restart" if self.restarted else ""))
+        elif self.restarted:
+            parts.append("healthy after the restart")
+        return "; ".join(parts)
+
+    def _result(self, verdict: Verdict, detail: str) -> HealthResult:
+        seen = self._last
+        desired = self.expectation.state
+        if seen is None:
+            state = "ABSENT" if self._polls else None
+            running = total = 0
+            worker = ""
+        else:
+            state, worker = seen.state, seen.worker_id
+            total = len(seen.tasks)
+            running = sum(1 for t in seen.tasks if t.state == "RUNNING")
+        if verdict == "healthy" and desired == "ABSENT":
+            state = "ABSENT"
+        return HealthResult(
+            name=self.name, verdict=verdict, state=state, tasks_running=running, tasks_total=total,
+            failures=failures_of(seen), detail=detail, worker=worker, restarted=self.restarted,
+        )
+
+
+class Quiet:
+    """When did any connector on the cluster last change its picture (or appear / disappear)?"""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[object, ...]] | None = None
+        self.since: float | None = None
+
+    def observe(self, t: float, statuses: Mapping[str, ConnectorStatus]) -> float:
+        pictures = {name: signature(status) for name, status in statuses.items()}
+        if self._last is None or pictures != self._last:
+            self.since = t
+        self._last = pictures
+        assert self.since is not None
+        return self.since
+
+
+# -- the polling loop -----------------------------------------------------------------------------------
+
+
+def verify(client: object, expectations: Iterable[Expectation], *, timeout: float, interval: float = 1.0,
+           restart_failed: bool = False, progress: Callable[[str], None] | None = None,
+           settle: float = SETTLE, clock: Callable[[], float] = time.monotonic,
+           sleep: Callable[[float], None] = time.sleep) -> list[HealthResult]:
+    """Poll ``client.statuses()`` once per ``interval`` until every expectation has a verdict or
+    ``timeout`` seconds have passed; results come back in the order of ``expectations``.
+
+    With ``restart_failed``, a connector found FAILED gets ONE
+    ``restart(name, include_tasks=True, only_failed=True)`` and is then judged again on statuses from
+    after the restart. Connect errors while polling are retried until the deadline (the writes are done;
+    a failed poll must not end the apply); the last one is named in 'unverified' details.
+    """
+    say = progress or (lambda _line: None)
+    judges: dict[str, Judge] = {}
+    for exp in expectations:
+        old = judges.get(exp.name)
+        if old is None or exp.written_at >= old.expectation.written_at:
+            judges[exp.name] = Judge(exp, settle=settle)
+    order = list(judges)
+    results: dict[str, HealthResult] = {}
+    quiet = Quiet()
+    began = clock()
+    deadline = began + max(0.0, timeout)
+    problem: str | None = None
+    next_note = began + PROGRESS_EVERY
+    while True:
+        sent = clock()
+        try:
+            statuses = client.statuses()  # type: ignore[attr-defined]
+        except KcplanError as exc:
+            problem = exc.message
+            statuses = None
+        now = clock()
+        if statuses is not None:
+            problem = None
+            quiet_since = quiet.observe(sent, statuses)
+            for name in order:
+                if name in results:
+                    continue
+                judge = judges[name]
+                judge.observe(sent, statuses.get(name))
+                verdict = judge.decide(now, quiet_since)
+                if verdict is None:
+                    continue
+                if verdict.verdict == "failed" and restart_failed and not judge.restarted:
+                    verdict = _restart(client, judge, verdict, clock, say)
+                    if verdict is None:
+                        continue
+                results[name] = verdict
+                say(_progress_line(verdict))
+        if len(results) == len(order):
+            break
+        now = clock()
+        if now + interval > deadline:
+            for name in order:
+                if name not in results:
+                    results[name] = judges[name].expire(now, problem)
+                    say(_progress_line(results[name]))
+            break
+        if now >= next_note:
+            waiting = len(order) - len(results)
+            say(f"waiting for {waiting} of {len(order)} connector(s) ({now - began:.0f} s of {timeout:g} s)")
+            next_note = now + PROGRESS_EVERY
+        sleep(max(0.0, interval - (clock() - sent)))
+    return [results[name] for name in order]
+
+
+def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callable[[], float],
+             say: Callable[[str], None]) -> HealthResult | None:
+    """Restart the failed tasks once; None to keep polling, or the final verdict if the restart failed."""
+    where = ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in verdict.failures)
+    say(f"restarting {judge.name}: {where} FAILED (--restart-failed, once)")
+    try:
+        client.restart(judge.name, include_tasks=True, only_failed=True)  # type: ignore[attr-defined]
+    except KcplanError as exc:
+        judge.restarted = True
+        note = f"the restart of the failed tasks failed: {exc.message}"
+        return replace(verdict, restarted=True, detail=f"{verdict.detail}; {note}" if verdict.detail else note)
+    judge.rearm(clock(), f"restarted once ({where} had FAILED)")
+    return None
+
+
+def _progress_line(result: HealthResult) -> str:
+    tasks = f"{result.tasks_running}/{result.tasks_total} tasks RUNNING"
+    head = f"{result.verdict:<10} {result.name}: {result.state or '-'}, {tasks}"
+    return f"{head} ({result.detail})" if result.detail else head
+
+
+def summary(results: Iterable[HealthResult]) -> dict[str, int]:
+    counts = {"healthy": 0, "failed": 0, "unverified": 0}
+    for result in results:
+        counts[result.verdict] += 1
+    return counts
