@@ -163,6 +163,8 @@ class _Evaluator:
             text = content.decode("utf-8")
         except UnicodeDecodeError as exc:
             return JsonnetFailure(name, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        if "\x00" in text:  # gojsonnet would raise a bare ValueError('embedded null character')
+            return JsonnetFailure(name, f"contains a NUL byte at character {text.index(chr(0))} (not a text file?)")
         return self.snippet(name, text)
 
     def combined(self, names: Sequence[str]) -> str | None:

@@ -1,8 +1,7 @@
 """Bugs found by tests/property/test_bad_input.py, one literal test each.
 
-Marked xfail(strict=True) while the bug is open, so CI stays green and the test turns red (XPASS)
-the moment the bug is fixed: then remove the marker, and the matching exclusion in
-tests/property/test_bad_input.py (KNOWN_BUGS).
+While a bug is open its test is marked xfail(strict=True) and its inputs are excluded from
+tests/property/test_bad_input.py (KNOWN_BUGS); when fixed, both go.
 """
 
 from __future__ import annotations
@@ -15,10 +14,8 @@ import pytest
 
 from kcplan import cli
 
-NUL_BUG = ("BUG in kcplan/config/jsonnet.py (_Evaluator.file/snippet, owner: render): a NUL byte in a Jsonnet "
-           "file that kcplan evaluates directly makes _gojsonnet.evaluate_snippet raise ValueError('embedded "
-           "null character'), which escapes as 'Error: internal error: ValueError'. Expected: a RenderError "
-           "naming the file (e.g. 'contains a NUL byte'). Imported files are not affected.")
+# Fixed: a NUL byte in a Jsonnet file that kcplan evaluates directly (connector file, kcplan.jsonnet)
+# made gojsonnet raise a bare ValueError, shown as "internal error"; now a RenderError naming the file.
 
 
 def kcplan(*args: str) -> tuple[int, str]:
@@ -39,7 +36,6 @@ def project(root: Path, settings: bytes, connector: bytes) -> Path:
 SETTINGS = b'{connect_url: "http://127.0.0.1:9"}'
 
 
-@pytest.mark.xfail(strict=True, reason=NUL_BUG)
 @pytest.mark.parametrize("command", ["validate", "render", "plan"])
 def test_nul_byte_in_a_connector_file_is_a_clear_error(tmp_path: Path, command: str) -> None:
     root = project(tmp_path, SETTINGS, b"{}\x00")
@@ -47,7 +43,6 @@ def test_nul_byte_in_a_connector_file_is_a_clear_error(tmp_path: Path, command: 
     assert code == 1 and "internal error" not in err and "c.jsonnet" in err, err
 
 
-@pytest.mark.xfail(strict=True, reason=NUL_BUG)
 @pytest.mark.parametrize("command", ["validate", "status"])
 def test_nul_byte_in_the_settings_file_is_a_clear_error(tmp_path: Path, command: str) -> None:
     root = project(tmp_path, SETTINGS + b"\x00", b"{}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kcplan.config.sensitive import MASK, SensitiveKeys
 from kcplan.connect.models import ConnectorStatus, LiveConnector, TaskStatus
 from kcplan.plan import drift
-from kcplan.plan.model import Drift, KeyChange
+from kcplan.plan.model import Drift, KeyChange, RunState
 from kcplan.plan.planner import live_run_state
 from kcplan.state.model import ManagedConnector, State
 
@@ -15,9 +15,9 @@ SENSITIVE = SensitiveKeys()
 BASE = {"connector.class": SRC, "file": "/tmp/in.txt", "topic": "t", "tasks.max": "1"}
 
 
-def record(name: str, config: dict[str, str], state: str = "RUNNING",
+def record(name: str, config: dict[str, str], state: RunState = "RUNNING",
            sensitive: SensitiveKeys = SENSITIVE) -> ManagedConnector:
-    return ManagedConnector.record(name, config, sensitive=sensitive, salt=SALT, state=state,  # type: ignore[arg-type]
+    return ManagedConnector.record(name, config, sensitive=sensitive, salt=SALT, state=state,
                                    applied_at="2025-01-01T00:00:00Z")
 
 
@@ -73,8 +73,9 @@ def test_deleted_by_hand() -> None:
 
 
 def test_run_state_changed_by_hand() -> None:
-    for applied, now in (("RUNNING", "PAUSED"), ("RUNNING", "STOPPED"), ("PAUSED", "RUNNING"),
-                         ("STOPPED", "PAUSED")):
+    pairs: tuple[tuple[RunState, RunState], ...] = (
+        ("RUNNING", "PAUSED"), ("RUNNING", "STOPPED"), ("PAUSED", "RUNNING"), ("STOPPED", "PAUSED"))
+    for applied, now in pairs:
         found = drift.connector_drift("a", record("a", BASE, state=applied), live("a", BASE, now), SENSITIVE, SALT)
         assert found == Drift(name="a", applied_state=applied, live_state=now), (applied, now)
         assert drift.kinds_of(found) == ["run_state"]

@@ -9,7 +9,8 @@ from kcplan.apply.health import Expectation, Judge, Quiet, assess, between_gener
 from kcplan.connect.models import ConnectorStatus, TaskStatus
 from kcplan.errors import ConnectionFailed
 
-TRACE = "org.apache.kafka.common.config.ConfigException: Invalid value bogus for configuration acks\n\tat X.y(X.java:1)\n"
+TRACE = ("org.apache.kafka.common.config.ConfigException: Invalid value bogus for configuration acks\n"
+         "\tat X.y(X.java:1)\n")
 
 
 def task(id_: int, state: str, worker: str = "w1:8083", trace: str | None = None) -> TaskStatus:

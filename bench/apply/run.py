@@ -1,0 +1,359 @@
+"""Benchmark: apply N new connectors on a REAL 2-worker distributed Connect and have them RUNNING.
+
+In one run, on one cluster (each variant starts from a cluster without the previous variant's
+connectors, deleted and settled in between, and uses fresh names):
+  (a) the seed's approach: PUT /connectors/NAME/config for each connector, one after the other,
+      no verification; then poll GET /connectors?expand=status until every one is RUNNING with at
+      least one task and all tasks RUNNING. A PUT answered 409/500 "rebalance" is repeated after 1 s
+      (the seed's script would stop there; counted and reported);
+  (b) kcplan: `kcplan plan -e bench --out plan.out` (timed on its own), then the whole
+      `python -m kcplan apply plan.out --parallelism P` process, health verification included
+      (it exits 0 only when every connector was verified healthy), for each P of --parallelism.
+Writes bench/apply/results.md (machine, date, wall times, ratio vs (a), the recommended default).
+
+    python bench/apply/run.py [--count 50] [--parallelism 4,8,16,32] [--urls URL1,URL2] [--skip-seed]
+
+Without --urls it starts its own distributed sandbox (kcplan.sandbox, 2 workers, tansu broker) in a
+tmp dir and stops it at the end. Slow (tansu rebalances take ~5 s each): run it in the background,
+e.g. `nohup python bench/apply/run.py > /tmp/bench-apply.log 2>&1 &`. Target (issue 5): kcplan at
+least 6x faster than (a), verification included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from kcplan.connect.client import ConnectClient  # noqa: E402
+
+ENV = "bench"
+SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+INPUTS = Path("/tmp/kcplan-bench-apply")
+TARGET = 6.0
+T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - T0:7.1f}s] {message}", flush=True)
+
+
+def config_of(name: str) -> dict[str, str]:
+    return {"connector.class": SRC, "file": str(INPUTS / f"{name}.txt"), "topic": f"{name}-topic",
+            "tasks.max": "1"}
+
+
+def names_of(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}-{i:03d}" for i in range(count)]
+
+
+def is_rebalance(reply: requests.Response) -> bool:
+    return reply.status_code == 409 or (reply.status_code == 500 and "rebalance" in reply.text.lower())
+
+
+def all_running(url: str, names: list[str]) -> tuple[bool, int]:
+    body = requests.get(f"{url}/connectors?expand=status", timeout=120).json()
+    ready = 0
+    for name in names:
+        status = (body.get(name) or {}).get("status") or {}
+        tasks = status.get("tasks") or []
+        if ((status.get("connector") or {}).get("state") == "RUNNING" and tasks
+                and all(t.get("state") == "RUNNING" for t in tasks)):
+            ready += 1
+    return ready == len(names), ready
+
+
+@dataclass
+class SeedResult:
+    seconds: float
+    puts_seconds: float
+    retries: int
+
+
+def seed(url: str, names: list[str]) -> SeedResult:
+    """Sequential PUTs, no verification; then poll until every connector RUNNING."""
+    session = requests.Session()
+    retries = 0
+    began = time.monotonic()
+    for i, name in enumerate(names):
+        while True:
+            reply = session.put(f"{url}/connectors/{name}/config", json=config_of(name), timeout=300)
+            if reply.status_code < 300:
+                break
+            if not is_rebalance(reply):
+                raise SystemExit(f"seed: PUT {name} -> {reply.status_code} {reply.text[:300]}")
+            retries += 1
+            time.sleep(1)
+        if i % 10 == 9:
+            log(f"seed: {i + 1} PUTs done")
+    puts = time.monotonic() - began
+    while True:
+        done, _ready = all_running(url, names)
+        if done:
+            break
+        time.sleep(1)
+    return SeedResult(time.monotonic() - began, puts, retries)
+
+
+@dataclass
+class KcplanResult:
+    parallelism: int
+    seconds: float
+    plan_seconds: float
+    writes_seconds: float
+    verify_seconds: float
+    exit_code: int
+    healthy: int
+    output_tail: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+def make_project(project: Path, urls: list[str], names: list[str]) -> None:
+    env = project / "environments" / ENV
+    (env / "connectors").mkdir(parents=True)
+    url_list = ", ".join(f"'{u}'" for u in urls)
+    (env / "kcplan.jsonnet").write_text(f"{{ connect_url: [{url_list}], request_timeout: 150 }}\n")
+    for name in names:
+        (env / "connectors" / f"{name}.jsonnet").write_text(
+            "{\n" + "".join(f"  '{k}': '{v}',\n" for k, v in {"name": name, **config_of(name)}.items()) + "}\n")
+
+
+def kcplan_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
+
+
+def run_kcplan(work: Path, urls: list[str], names: list[str], parallelism: int, verify_timeout: float,
+               ) -> KcplanResult:
+    project = work / f"project-p{parallelism}"
+    make_project(project, urls, names)
+    plan_file = project / "plan.out"
+    began = time.monotonic()
+    planned = subprocess.run([sys.executable, "-m", "kcplan", "-C", str(project), "plan", "-e", ENV,
+                              "--out", str(plan_file)], capture_output=True, text=True, env=kcplan_env(),
+                             timeout=600)
+    plan_seconds = time.monotonic() - began
+    if not plan_file.exists():
+        raise SystemExit(f"plan failed ({planned.returncode}):\n{planned.stdout[-2000:]}\n{planned.stderr[-2000:]}")
+    cmd = [sys.executable, "-m", "kcplan", "-C", str(project), "--no-color", "apply", str(plan_file),
+           "--parallelism", str(parallelism), "--verify-timeout", str(verify_timeout)]
+    began = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=kcplan_env())
+    stamped: list[tuple[float, str]] = []
+    out_lines: list[str] = []
+
+    def pump_err() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stamped.append((time.monotonic() - began, line.rstrip("\n")))
+
+    reader = threading.Thread(target=pump_err, daemon=True)
+    reader.start()
+    assert proc.stdout is not None
+    out_lines = proc.stdout.read().splitlines()
+    code = proc.wait(timeout=3600)
+    seconds = time.monotonic() - began
+    reader.join(timeout=10)
+    verify_at = next((t for t, line in stamped if "Verifying the health" in line), seconds)
+    healthy = sum(1 for line in out_lines if " healthy " in f" {line} " and line.split()[:1] and
+                  line.split()[0] in names)
+    tail = "\n".join(out_lines[-8:] + [line for _, line in stamped[-5:]])
+    return KcplanResult(parallelism, seconds, plan_seconds, verify_at, seconds - verify_at, code, healthy, tail,
+                        [f"{t:7.1f}s {line}" for t, line in stamped])
+
+
+def delete_and_settle(url: str, names: list[str], quiet_s: float = 15.0, limit_s: float = 900.0) -> float:
+    """Delete ``names`` (8 at a time, retrying rebalances), then wait until none is listed and no status
+    on the cluster changed for ``quiet_s`` seconds."""
+    began = time.monotonic()
+    session = requests.Session()
+
+    def delete(name: str) -> None:
+        for _ in range(120):
+            reply = session.delete(f"{url}/connectors/{name}", timeout=300)
+            if reply.status_code < 300 or reply.status_code == 404:
+                return
+            time.sleep(1)
+        raise SystemExit(f"could not delete {name}: {reply.status_code} {reply.text[:200]}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(delete, names))
+    client = ConnectClient([url])
+    last: Any = None
+    quiet_from = time.monotonic()
+    while time.monotonic() - began < limit_s:
+        statuses = client.statuses()
+        picture = {n: (s.state, tuple((t.id, t.state, t.worker_id) for t in s.tasks)) for n, s in statuses.items()}
+        if picture != last:
+            last, quiet_from = picture, time.monotonic()
+        if not set(names) & set(statuses) and time.monotonic() - quiet_from >= quiet_s:
+            break
+        time.sleep(1)
+    return time.monotonic() - began
+
+
+def machine(url: str) -> list[str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        load = "unknown"
+    info = ConnectClient([url]).server_info()
+    return [
+        f"- host: {platform.node()}; uname: `{' '.join(platform.uname())}`",
+        f"- CPU: {cpu}, {os.cpu_count()} cores; load average at the start {load}",
+        f"- Python {platform.python_version()}",
+        f"- Kafka Connect {info.version}, distributed, 2 workers, tansu broker, all on this machine",
+    ]
+
+
+def parallel_map(fn: Callable[[str], Any], items: list[str], workers: int = 16) -> list[Any]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--parallelism", default="4,8,16,32")
+    parser.add_argument("--urls", default="", help="worker URLs of an existing distributed cluster")
+    parser.add_argument("--skip-seed", action="store_true", help="(for trying the script) no seed variant")
+    parser.add_argument("--verify-timeout", type=float, default=600.0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
+    opts = parser.parse_args()
+    levels = [int(p) for p in opts.parallelism.split(",") if p.strip()]
+    work = Path(tempfile.mkdtemp(prefix="kcplan-bench-apply-"))
+    INPUTS.mkdir(exist_ok=True)
+    sandbox_root = None
+    urls = [u.strip().rstrip("/") for u in opts.urls.split(",") if u.strip()]
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        if not urls:
+            from kcplan import sandbox
+
+            sandbox_root = work / "sandbox"
+            log("starting a distributed sandbox (2 workers) ...")
+            urls = list(sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300).urls)
+        url = urls[0]
+        log(f"cluster: {', '.join(urls)}")
+        about = machine(url)
+        n = opts.count
+        seed_result: SeedResult | None = None
+        settle_times: list[float] = []
+        run_tag = datetime.datetime.now(datetime.UTC).strftime("%H%M%S")
+        if not opts.skip_seed:
+            names = names_of(f"bseed{run_tag}", n)
+            for name in names:
+                (INPUTS / f"{name}.txt").touch()
+            log(f"(a) seed: {n} sequential PUTs, then wait until all RUNNING ...")
+            seed_result = seed(url, names)
+            log(f"(a) seed: {seed_result.seconds:.1f} s (PUTs {seed_result.puts_seconds:.1f} s, "
+                f"{seed_result.retries} rebalance retries)")
+            settle_times.append(delete_and_settle(url, names))
+            log(f"deleted and settled in {settle_times[-1]:.1f} s")
+        results: list[KcplanResult] = []
+        for p in levels:
+            names = names_of(f"bkc{run_tag}p{p}", n)
+            for name in names:
+                (INPUTS / f"{name}.txt").touch()
+            log(f"(b) kcplan apply --parallelism {p} ...")
+            result = run_kcplan(work, urls, names, p, opts.verify_timeout)
+            results.append(result)
+            log(f"(b) p={p}: {result.seconds:.1f} s (writes {result.writes_seconds:.1f} s, verification "
+                f"{result.verify_seconds:.1f} s), exit {result.exit_code}, {result.healthy} healthy; "
+                f"plan {result.plan_seconds:.1f} s")
+            if result.exit_code != 0:
+                log("apply output:\n" + result.output_tail)
+            (work / f"apply-p{p}.log").write_text("\n".join(result.lines) + "\n")
+            settle_times.append(delete_and_settle(url, names))
+            log(f"deleted and settled in {settle_times[-1]:.1f} s")
+        write_results(opts, started, about, n, seed_result, results, settle_times)
+        log(f"wrote {opts.out}")
+    finally:
+        if sandbox_root is not None:
+            from kcplan import sandbox
+
+            sandbox.stop_sandbox(sandbox_root)
+            log("sandbox stopped")
+    return 0
+
+
+def write_results(opts: argparse.Namespace, started: str, about: list[str], n: int, seed_result: SeedResult | None,
+                  results: list[KcplanResult], settle_times: list[float]) -> None:
+    lines = [
+        f"# `kcplan apply` of {n} new connectors on a real distributed cluster (issue 5)",
+        "",
+        f"Run: {started}, `python bench/apply/run.py {' '.join(sys.argv[1:])}`.",
+        "",
+        "## Machine", "", *about, "",
+        "## What is measured", "",
+        f"{n} new FileStreamSource connectors (1 task each), applied and verified RUNNING, on the same cluster,",
+        "one variant after the other; each variant uses fresh names and starts after the previous variant's",
+        "connectors were deleted and the cluster's statuses stayed unchanged for 15 s.",
+        "",
+        "- (a) the seed's approach: `PUT /connectors/NAME/config` one after the other, no verification, then",
+        "  `GET /connectors?expand=status` every second until all are RUNNING with every task RUNNING.",
+        "- (b) kcplan: wall time of the whole `python -m kcplan apply plan.out --parallelism P` process",
+        "  (interpreter start, freshness checks, concurrent writes, state saved after every action, health",
+        "  verification until every connector is verified healthy). `kcplan plan --out` is timed apart.",
+        "",
+        "## Results", "",
+        "| variant | wall time | writes | verification | ratio vs (a) | exit | verified healthy |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = seed_result.seconds if seed_result else None
+    if seed_result:
+        lines.append(f"| (a) seed: sequential PUTs, then wait for RUNNING | {seed_result.seconds:.1f} s | "
+                     f"{seed_result.puts_seconds:.1f} s | (wait {seed_result.seconds - seed_result.puts_seconds:.1f} s)"
+                     f" | 1.0x | - | - |")
+    for r in results:
+        ratio = f"{base / r.seconds:.1f}x" if base else "-"
+        lines.append(f"| (b) kcplan apply --parallelism {r.parallelism} | {r.seconds:.1f} s | "
+                     f"{r.writes_seconds:.1f} s | {r.verify_seconds:.1f} s | {ratio} | {r.exit_code} | "
+                     f"{r.healthy}/{n} |")
+    lines.append("")
+    if seed_result:
+        lines.append(f"- The seed's PUTs met {seed_result.retries} rebalance answers (409/500), each repeated "
+                     "after 1 s.")
+    if results:
+        lines.append("- `kcplan plan --out` (not included above): "
+                     + ", ".join(f"{r.plan_seconds:.1f} s (P={r.parallelism})" for r in results) + ".")
+    ok = [r for r in results if r.exit_code == 0]
+    if ok:
+        best = min(ok, key=lambda r: r.seconds)
+        lines.append(f"- Fastest: --parallelism {best.parallelism} ({best.seconds:.1f} s"
+                     + (f", {base / best.seconds:.1f}x the seed's approach" if base else "") + ").")
+        if base:
+            met = base / best.seconds >= TARGET
+            lines.append(f"- Target (at least {TARGET:g}x faster than (a), verification included): "
+                         f"{'met' if met else 'NOT met'}.")
+    lines.append("- Deleting a variant's connectors and letting the cluster settle took "
+                 + ", ".join(f"{s:.0f} s" for s in settle_times) + " (not measured against anything).")
+    lines.append("")
+    opts.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
