@@ -335,7 +335,7 @@ def main() -> int:
         lines += [
             "## Notes", "",
             "- `kcplan status` asks for `expand=status` only: the report needs no configs. The bare-request rows",
-            "  show why: `expand=info` costs the worker about 50x more than `expand=status` (2 GB heap), and",
+            "  show why: `expand=info` costs the worker 40-50x more than `expand=status` (2 GB heap), and",
             "  with 1,000 running tasks in a 512 MB heap (the sandbox's default until issue 4 raised it to 2 GB)",
             "  the worker's old generation is full and every such request runs into several full GCs (jstat).",
             "  Runs of this bench on 2026-11-22 with `expand=status&expand=info` (the issue's first wording)",

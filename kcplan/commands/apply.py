@@ -13,9 +13,11 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 from kcplan.apply import freshness
 from kcplan.apply.executor import Executor, Interrupts, Outcome, StepResult, StepRunner, build_steps, verify_targets
+from kcplan.apply.health import DesiredState, Expectation, verify
 from kcplan.apply.rollback import rollback_steps
 from kcplan.commands._options import add_render_options, print_warnings, render_inputs
 from kcplan.commands.plan import load_environment, make_plan
@@ -31,6 +33,7 @@ from kcplan.plan.model import Plan
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
 from kcplan.views.apply_view import progress_line, render_summary
+from kcplan.views.health_view import render_health
 from kcplan.views.plan_view import render_plan
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
@@ -200,10 +203,7 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
 
 def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, title: str) -> list[str] | None:
     """Health check of what the outcome wrote: None when all is healthy, else the FAILED names."""
-    from kcplan.apply.health import Expectation, verify
-    from kcplan.views.health_view import render_health
-
-    expectations = [Expectation(name=n, state=s, action=a, written_at=t)
+    expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
                     for n, s, a, t in verify_targets(outcome)]
     if not expectations:
         return None

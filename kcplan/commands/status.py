@@ -83,7 +83,7 @@ def read_statuses(client: ConnectClient) -> dict[str, LiveConnector]:
     """Every connector's status (type included) from ONE ``GET /connectors?expand=status``.
 
     Not ``expand=info`` as well: the report needs no configs, and the info expansion costs the worker
-    about 50x more (0.2 s against 0.004 s for 1,000 connectors, and over 2 s when its heap is tight:
+    40-50x more (0.13-0.2 s against 0.003 s for 1,000 connectors, over 2 s when its heap is tight:
     bench/status/results.md). Workers older than 2.3 get one status request per connector, a few at
     a time (ConnectClient.statuses). The configs stay empty here.
     """

@@ -1,8 +1,7 @@
 """Drift: the live cluster against the state file (what kcplan last applied), never against the code.
 
 Pure functions over literal inputs (no I/O, no clock). ``connector_drift`` is the per-connector
-comparison that ``kcplan drift`` uses; the planner's own drift check computes the same thing
-(state side vs live side with ``diff.key_changes``) and can call it instead of its private copy.
+comparison that both ``kcplan drift`` and the planner's drift section use.
 
 Kinds of drift, as ``kcplan drift`` reports them:
     changed    config keys differ (added, removed or changed by hand)
@@ -30,7 +29,7 @@ KINDS = ("changed", "deleted", "run_state", "unmanaged")
 
 def run_state_of(live: LiveConnector) -> RunState:
     """PAUSED and STOPPED as such; RUNNING, FAILED, UNASSIGNED or no status yet all mean 'meant to
-    run' (the same rule as planner.live_run_state; a unit test keeps the two equal)."""
+    run'. The planner plans with the same rule (it imports this as live_run_state)."""
     state = live.run_state
     if state == "PAUSED":
         return "PAUSED"

@@ -16,20 +16,11 @@ from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.errors import PlanError
 from kcplan.plan import diff
+from kcplan.plan.drift import connector_drift
+from kcplan.plan.drift import run_state_of as live_run_state
 from kcplan.plan.model import RUN_STATE_ACTIONS, Action, Change, Drift, Plan, RunState
 from kcplan.state.digest import digest_config, fingerprint
 from kcplan.state.model import ManagedConnector, State
-
-
-def live_run_state(live: LiveConnector) -> RunState:
-    """The run state kcplan plans with: PAUSED and STOPPED as such; anything else (RUNNING,
-    FAILED, UNASSIGNED, no status yet) is a connector meant to run."""
-    state = live.run_state
-    if state == "PAUSED":
-        return "PAUSED"
-    if state == "STOPPED":
-        return "STOPPED"
-    return "RUNNING"
 
 
 def live_fingerprint(live: LiveConnector | None, salt: str) -> str | None:
@@ -126,16 +117,6 @@ def _record_matches(rec: ManagedConnector, spec: ConnectorSpec, salt: str) -> bo
 
 def _adopt(change: Change) -> Change:
     return change.model_copy(update={"action": Action.ADOPT, "state_from": None})
-
-
-def _drift(name: str, rec: ManagedConnector, live: LiveConnector | None, ctx: _Ctx) -> Drift | None:
-    if live is None:
-        return Drift(name=name, deleted=True, applied_state=rec.state)
-    have = _live_side(live)
-    keys = diff.key_changes(_state_side(rec).config, have.config, ctx.sensitive, ctx.salt)
-    if not keys and have.state == rec.state:
-        return None
-    return Drift(name=name, keys=keys, applied_state=rec.state, live_state=have.state)
 
 
 def _in_scope(name: str, targets: Sequence[str]) -> bool:
@@ -237,7 +218,7 @@ def build_plan(
     acc = _Acc([], [], [], [])
     for name in sorted(desired.keys() | prior.connectors.keys() | live_map.keys()):
         spec, rec, lv = desired.get(name), prior.get(name), live_map.get(name)
-        if refreshed and rec is not None and (found := _drift(name, rec, lv, ctx)):
+        if refreshed and rec is not None and (found := connector_drift(name, rec, lv, ctx.sensitive, ctx.salt)):
             acc.drift.append(found)
         if spec is None and rec is None:
             acc.unmanaged.append(name)

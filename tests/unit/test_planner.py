@@ -397,6 +397,17 @@ def test_secret_replaced_by_a_placeholder_shows_the_placeholder_only() -> None:
     assert c.keys == (KeyChange(key="db.password", old=MASK, new=ref, old_hidden=True),)
 
 
+def test_drift_masks_a_key_stored_as_digest_even_when_no_longer_called_sensitive() -> None:
+    """The state holds a digest for conn.opaque (it was sensitive when applied); a later settings
+    change that drops it from sensitive_keys must not make the plan print the live secret."""
+    was_sensitive = SensitiveKeys(extra_keys=["conn.opaque"])
+    record = ManagedConnector.record("a", {"connector.class": SRC, "conn.opaque": "VALUE-ONE"},
+                                     sensitive=was_sensitive, salt=SALT, state="RUNNING", applied_at=APPLIED)
+    p = plan([spec("a", {"conn.opaque": "VALUE-ONE"})], prior(record), [live("a", {"conn.opaque": "VALUE-TWO"})])
+    assert "VALUE-TWO" not in p.drift[0].model_dump_json()
+    assert p.drift[0].keys == (KeyChange(key="conn.opaque", old=MASK, new=MASK, old_hidden=True, new_hidden=True),)
+
+
 def test_name_key_is_always_the_connector_name() -> None:
     # a record written without 'name' in its config still matches live and desired
     state = State.model_validate({"lineage": "lin-1", "serial": 1, "digest_salt": SALT,
