@@ -81,7 +81,10 @@ def _module_name(command: str) -> str:
     return "kcplan.commands." + ("import_" if command == "import" else command)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser. With ``argv``, only the commands named in it get their options (importing a
+    command module costs start-up time, and `kcplan status` must stay fast); the others keep their
+    one-line help for the command list."""
     parser = _Parser(
         prog="kcplan",
         description="Terraform-style plan/apply for Kafka Connect connectors, configured in Jsonnet.",
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         add_global_options(cmd, suppress=True)
-        importlib.import_module(_module_name(name)).configure(cmd)
+        if argv is None or name in argv:
+            importlib.import_module(_module_name(name)).configure(cmd)
     return parser
 
 
@@ -109,7 +113,8 @@ def _env_list(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     args.envs = _env_list(args)
     args.env = args.envs[0] if args.envs else None
@@ -130,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("Error: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `kcplan status | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except Exception as exc:  # a bug: say so briefly, details with --debug
         if args.debug:
