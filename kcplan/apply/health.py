@@ -68,6 +68,8 @@ HOLD = 2.0  # s a healthy picture must last (over >= 2 polls) before it counts
 MIN_POLLS = 2
 FENCED_ACTIONS = frozenset({"update", "replace"})
 TRANSITIONAL = frozenset({"UNASSIGNED", "RESTARTING"})
+ADAPT = 2.0  # settle >= ADAPT x the longest quiet stretch seen to end in a change during this verification
+PROBE_SLOW = 1.0  # s: a herder round trip slower than this means the worker is busy (rebalancing)
 PROGRESS_EVERY = 10.0  # s between "still waiting" lines
 
 REACHED, FAILED, PENDING = "reached", "failed", "pending"
@@ -246,8 +248,9 @@ class Judge:
             self._reached_since, self._reached_polls = None, 0
         self._last, self._last_t = seen, t
 
-    def decide(self, now: float, quiet_since: float) -> HealthResult | None:
-        """The verdict, or None to keep polling. ``quiet_since``: when the cluster last changed."""
+    def decide(self, now: float, quiet_since: float, settle: float | None = None) -> HealthResult | None:
+        """The verdict, or None to keep polling. ``quiet_since``: when the cluster last changed;
+        ``settle``: the quiet needed without turnover evidence (default: the judge's own)."""
         if not self._polls:
             return None
         outcome = assess(self.expectation.state, self._last)
@@ -255,7 +258,7 @@ class Judge:
             return None
         if not self.evidence:
             calm_from = max(quiet_since, self.fence_from)
-            if now - calm_from < self.settle or self._polls < MIN_POLLS:
+            if now - calm_from < (self.settle if settle is None else settle) or self._polls < MIN_POLLS:
                 return None
         if outcome == REACHED and self.expectation.state in ("RUNNING", "PAUSED"):
             since = self._reached_since if self._reached_since is not None else now
@@ -327,19 +330,34 @@ class Judge:
 
 
 class Quiet:
-    """When did any connector on the cluster last change its picture (or appear / disappear)?"""
+    """When did any connector on the cluster last change its picture (or appear / disappear), and how
+    long was the longest quiet stretch that still ended in a change (so: quiet that proved nothing)?"""
 
     def __init__(self) -> None:
         self._last: dict[str, tuple[object, ...]] | None = None
         self.since: float | None = None
+        self.longest = 0.0
 
     def observe(self, t: float, statuses: Mapping[str, ConnectorStatus]) -> float:
         pictures = {name: signature(status) for name, status in statuses.items()}
         if self._last is None or pictures != self._last:
+            if self.since is not None:
+                self.longest = max(self.longest, t - self.since)
             self.since = t
         self._last = pictures
         assert self.since is not None
         return self.since
+
+    def touch(self, t: float) -> None:
+        """Activity seen another way at ``t`` (a busy herder): the quiet starts again."""
+        if self.since is not None:
+            self.longest = max(self.longest, t - self.since)
+        self.since = t
+
+    def settle(self, minimum: float) -> float:
+        """The quiet a fenced connector needs here: ``minimum``, or twice the longest quiet stretch this
+        cluster has shown to be followed by more changes, whichever is longer."""
+        return max(minimum, ADAPT * self.longest)
 
 
 # -- the polling loop -----------------------------------------------------------------------------------
@@ -381,19 +399,25 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
         if statuses is not None:
             problem = None
             quiet_since = quiet.observe(sent, statuses)
+            decided: list[tuple[Judge, HealthResult]] = []
             for name in order:
                 if name in results:
                     continue
                 judge = judges[name]
                 judge.observe(sent, statuses.get(name))
-                verdict = judge.decide(now, quiet_since)
-                if verdict is None:
-                    continue
+                verdict = judge.decide(now, quiet_since, quiet.settle(judge.settle))
+                if verdict is not None:
+                    decided.append((judge, verdict))
+            if any(not judge.evidence for judge, _ in decided) and _herder_busy(client, decided, clock):
+                quiet.touch(clock())  # the quiet was a rebalance in progress: judge those later
+                decided = [(judge, verdict) for judge, verdict in decided if judge.evidence]
+            for judge, verdict in decided:
                 if verdict.verdict == "failed" and restart_failed and not judge.restarted:
-                    verdict = _restart(client, judge, verdict, clock, say)
-                    if verdict is None:
+                    final = _restart(client, judge, verdict, clock, say)
+                    if final is None:
                         continue
-                results[name] = verdict
+                    verdict = final
+                results[judge.name] = verdict
                 say(_progress_line(verdict))
         if len(results) == len(order):
             break
@@ -410,6 +434,19 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
             next_note = now + PROGRESS_EVERY
         sleep(max(0.0, interval - (clock() - sent)))
     return [results[name] for name in order]
+
+
+def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]], clock: Callable[[], float]) -> bool:
+    """One herder round trip before trusting a quiet cluster: ``GET /connectors/NAME/config`` is served by
+    the worker's herder thread, so it stalls or answers 500 "rebalance" while a rebalance is under way
+    (the stretches in which pending restarts show no status change); standalone answers at once."""
+    name = next(judge.name for judge, _ in decided if not judge.evidence)
+    began = clock()
+    try:
+        client.get_config(name)  # type: ignore[attr-defined]
+    except KcplanError:
+        return True
+    return clock() - began > PROBE_SLOW
 
 
 def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callable[[], float],

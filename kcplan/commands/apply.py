@@ -194,7 +194,8 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
                 return code
             if args.rollback_on_failure and failed:
                 interrupts.raise_first = False
-                _rollback(args, client, executor, state, plan, live, sensitive, failed, initial_state)
+                if not _rollback(args, client, executor, state, plan, live, sensitive, failed, initial_state):
+                    return EXIT_ERROR
         except KeyboardInterrupt:
             print("\nHealth verification interrupted; the apply itself finished and the state records it.")
             return EXIT_ERROR
@@ -228,13 +229,14 @@ def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, t
 
 def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executor, prior: State, plan: Plan,
               live: Mapping[str, LiveConnector], sensitive: SensitiveKeys, failed: list[str],
-              initial_state: bool) -> None:
+              initial_state: bool) -> bool:
+    """Roll back the FAILED connectors; False when a rollback step failed or was interrupted."""
     steps, notes = rollback_steps(failed, plan, live, prior, sensitive, plan.digest_salt,
                                   initial_state=initial_state)
     for note in notes:
         print(f"Not rolled back: {note}")
     if not steps:
-        return
+        return True
     names = sorted({s.name for s in steps})
     print(f"\nRolling back {len(names)} connector(s) that ended FAILED (--rollback-on-failure): {', '.join(names)}",
           file=sys.stderr, flush=True)
@@ -244,6 +246,8 @@ def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executo
     executor.state = back.state
     print()
     sys.stdout.write(render_summary(outcome, what="Rollback"))
-    if not outcome.interrupted and not outcome.save_error:
-        executor.interrupts.raise_first = True
-        _verify(args, client, outcome, "Rollback: ")
+    if outcome.interrupted or outcome.save_error:
+        return False
+    executor.interrupts.raise_first = True
+    _verify(args, client, outcome, "Rollback: ")
+    return not outcome.failures

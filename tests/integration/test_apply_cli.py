@@ -292,20 +292,35 @@ def test_a_400_on_one_connector_does_not_stop_the_others(
 
 def test_a_failed_task_ends_with_exit_3_and_its_trace(
         project: Project, unique_name: Callable[..., str]) -> None:
-    """real-connect.md's recipe: plain lines into a topic, read by a JSON sink -> a FAILED task."""
-    src, sink = unique_name("lines"), unique_name("json-sink")
-    topic = f"{src}-topic"
-    (project.root / f"{src}.txt").write_text("hello\nworld\n")
-    project.declare(src, project.source(src, **{"value.converter": STRING}))
-    project.declare(sink, project.sink(sink, topic, **{"value.converter": JSON,
-                                                       "value.converter.schemas.enable": "true"}))
+    """A task that fails at start: a source whose producer config the worker rejects (the connector itself
+    stays RUNNING). real-connect.md's JsonConverter sink fails only on its first record, ~20 s after its
+    start on tansu (consumer group join), after verification has seen it healthy: tests/integration/
+    test_health.py covers that recipe with the health check alone."""
+    good, bad = unique_name("good"), unique_name("bad")
+    project.declare(good, project.source(good))
+    project.declare(bad, project.source(bad, **{"producer.override.acks": "bogus"}))
+    project.plan()
+    result = project.apply(code=3)
+    assert "Apply complete: 2 added" in result.stdout
+    row = next(line for line in result.stdout.splitlines() if line.startswith(bad))
+    assert "FAILED" in row and "RUNNING" in row and "0/1" in row
+    assert "org.apache.kafka.common.config.ConfigException: Invalid value bogus for configuration acks" in row
+    assert "Verified: 1 healthy, 1 failed, 0 unverified." in result.stdout
+    assert f"Applied, but not healthy: {bad} (FAILED)." in result.stdout
+    assert "\tat org.apache.kafka" not in result.stdout  # one line per failure without --verbose
+    assert sorted(project.state()) == sorted([good, bad])  # applied is applied: the state says so
+    project.declare(bad, project.source(bad, **{"producer.override.acks": "all"}))
+    project.plan()
+    verbose = project.apply("--verbose", code=0)  # fixed: the update is verified healthy
+    assert f"{bad}" in verbose.stdout and "Verified: 1 healthy, 0 failed, 0 unverified." in verbose.stdout
+
+
+def test_verbose_shows_the_whole_trace(project: Project, unique_name: Callable[..., str]) -> None:
+    bad = unique_name("bad")
+    project.declare(bad, project.source(bad, **{"producer.override.acks": "bogus"}))
     project.plan()
     result = project.apply("--verbose", code=3)
-    assert "Apply complete: 2 added" in result.stdout
-    assert sink in result.stdout and "FAILED" in result.stdout
-    assert "DataException" in result.stdout and "\tat org.apache.kafka" in result.stdout  # --verbose: whole trace
-    assert f"Applied, but not healthy: {sink} (FAILED)." in result.stdout
-    assert sorted(project.state()) == sorted([src, sink])  # applied is applied: the state says so
+    assert f"--- {bad} task 0 on " in result.stdout and "\tat org.apache.kafka" in result.stdout
 
 
 def test_rollback_restores_the_previous_config_and_deletes_new_connectors_that_failed(

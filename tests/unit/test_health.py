@@ -247,6 +247,8 @@ class Script:
         self.clock = clock
         self.polls = 0
         self.restarts: list[tuple[str, bool, bool]] = []
+        self.probes: list[str] = []
+        self.busy_probes = 0
 
     def statuses(self) -> dict[str, ConnectorStatus]:
         answer = self.answers[min(self.polls, len(self.answers) - 1)]
@@ -257,6 +259,14 @@ class Script:
 
     def restart(self, name: str, include_tasks: bool = False, only_failed: bool = False) -> None:
         self.restarts.append((name, include_tasks, only_failed))
+
+    def get_config(self, name: str) -> dict[str, str]:
+        """The herder probe: slow (3 s, a rebalance) while ``busy_probes`` lasts."""
+        self.probes.append(name)
+        if self.busy_probes:
+            self.busy_probes -= 1
+            self.clock.now += 3.0
+        return {"name": name}
 
 
 class FakeClock:
@@ -294,3 +304,29 @@ def test_verify_deadline_and_poll_errors_give_unverified() -> None:
     assert [(r.verdict, r.state) for r in results] == [("unverified", None)]
     assert results[0].detail.startswith("could not read the status (GET /connectors: no Connect worker answered)")
     assert 4 <= script.polls <= 6
+
+
+def test_verify_trusts_a_quiet_cluster_only_after_a_prompt_herder_round_trip() -> None:
+    """An update shows no restart (standalone, or a turnover between polls): judged after ``settle`` s
+    of quiet, but only once a GET .../config answers promptly (a slow one is a rebalance in progress)."""
+    clock = FakeClock()
+    running = ConnectorStatus(name="a", state="RUNNING", tasks=(task(0, "RUNNING"),))
+    script = Script([{"a": running}], clock)
+    script.busy_probes = 1
+    results = health.verify(script, [Expectation("a", "RUNNING", "update", 99.0)], timeout=120, interval=1.0,
+                            settle=5.0, clock=clock, sleep=clock.sleep)
+    assert [(r.verdict, r.detail) for r in results] == [("healthy", "")]
+    # the first probe (after 5 s of quiet) was slow: the quiet restarts at 108, and since 8 s of quiet
+    # proved nothing, this cluster now needs twice that (16 s) before the next, prompt, probe
+    assert script.probes == ["a", "a"]
+    assert 100.0 + 8 + 16 <= clock.now < 100.0 + 8 + 16 + 2
+
+
+def test_verify_needs_no_probe_with_turnover_evidence() -> None:
+    clock = FakeClock()
+    script = Script([{"a": ConnectorStatus(name="a", state="RUNNING", tasks=(task(0, "UNASSIGNED"),))},
+                     {"a": ConnectorStatus(name="a", state="RUNNING", tasks=(task(0, "RUNNING"),))}], clock)
+    results = health.verify(script, [Expectation("a", "RUNNING", "update", 99.0)], timeout=60, interval=1.0,
+                            clock=clock, sleep=clock.sleep)
+    assert [r.verdict for r in results] == ["healthy"]
+    assert script.probes == []
