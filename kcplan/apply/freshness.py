@@ -11,18 +11,23 @@ plain values are taken from the re-render, and only after their digests matched.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
-from kcplan.errors import PlanError
+from kcplan.errors import NotFound, PlanError
 from kcplan.plan import diff
 from kcplan.plan.model import Change, Plan
 from kcplan.plan.planner import live_fingerprint, live_run_state
 from kcplan.state.digest import digest_config, fingerprint
 from kcplan.state.model import State
+
+if TYPE_CHECKING:
+    from kcplan.connect.client import ConnectClient
 
 _RUN_STATES = ("RUNNING", "PAUSED", "STOPPED")
 
@@ -133,6 +138,24 @@ def write_configs(plan: Plan, rendered: Rendered) -> dict[str, dict[str, str]]:
         if change.desired_config is not None and spec is not None:
             out[change.name] = {**spec.config, "name": spec.name}
     return out
+
+
+def read_live(client: ConnectClient, plan: Plan) -> dict[str, LiveConnector]:
+    """The live connectors, complete for every connector the plan touches.
+
+    One ``list_connectors()``; but during a rebalance Connect leaves out of the ``expand`` answer every
+    connector whose info or status it cannot read ("a rebalance is expected") while ``GET /connectors``
+    lists it (seen on the 2-worker cluster here, for ~15 s after an interrupted apply). A touched
+    connector that is listed but missing is read on its own (the client retries rebalance answers), so
+    freshness never takes "busy" for "deleted" or "absent".
+    """
+    live = dict(client.list_connectors())
+    touched = {c.name for c in plan.actions}
+    if touched - live.keys():
+        for name in sorted((touched - live.keys()) & set(client.connector_names())):
+            with contextlib.suppress(NotFound):
+                live[name] = client.get_connector(name)
+    return live
 
 
 def raise_if_stale(problems: list[str], plan_path: str, env: str) -> None:

@@ -114,7 +114,7 @@ def _apply_file(args: argparse.Namespace) -> int:
     with store.locked("apply", timeout=args.lock_timeout), ctx.client() as client:
         state = store.load()
         freshness.raise_if_stale(freshness.state_problems(plan, state), str(path), plan.env)
-        live = client.list_connectors()
+        live = freshness.read_live(client, plan)
         problems = (freshness.cluster_problems(plan, client.server_info().kafka_cluster_id or None)
                     + freshness.live_problems(plan, state, live)
                     + freshness.render_problems(plan, rendered))
@@ -141,7 +141,7 @@ def _apply_env(args: argparse.Namespace) -> int:
         if not args.auto_approve and not _confirm():
             print("Apply cancelled; nothing was changed.")
             return EXIT_ERROR
-        live = client.list_connectors()  # the cluster may have changed while the plan was read
+        live = freshness.read_live(client, plan)  # the cluster may have changed while the plan was read
         problems = (freshness.cluster_problems(plan, client.server_info().kafka_cluster_id or None)
                     + freshness.live_problems(plan, state, live))
         if problems:

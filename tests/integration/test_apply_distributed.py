@@ -31,16 +31,25 @@ def live_names(url: str) -> set[str]:
     return set(reply.json())
 
 
+def readable(url: str, names: list[str]) -> set[str] | None:
+    """Which of ``names`` the worker lists, or None while its ``expand`` answer leaves some of them out:
+    during a rebalance Connect drops from ``GET /connectors?expand=status&expand=info`` every connector
+    whose info or status it cannot read ("a rebalance is expected"), while ``GET /connectors`` lists it."""
+    listed = live_names(url) & set(names)
+    reply = requests.get(f"{url}/connectors", params=[("expand", "status"), ("expand", "info")], timeout=60)
+    reply.raise_for_status()
+    return listed if set(reply.json()) & set(names) == listed else None
+
+
 def settled(urls: list[str], names: list[str], seconds: float = 120) -> set[str]:
-    """Which of ``names`` exist, once every worker lists the same ones twice in a row (a worker's view
-    lags behind the leader's writes for a while)."""
+    """Which of ``names`` exist, once every worker lists and reads the same ones twice in a row."""
     previous: set[str] | None = None
     found: set[str] = set()
 
     def agreed() -> bool:
         nonlocal previous, found
-        views = [live_names(u) & set(names) for u in urls]
-        now = views[0] if all(v == views[0] for v in views) else None
+        views = [readable(u, names) for u in urls]
+        now = views[0] if all(v is not None and v == views[0] for v in views) else None
         stable = now is not None and now == previous
         previous = now
         if stable and now is not None:
