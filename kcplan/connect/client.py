@@ -329,20 +329,26 @@ class ConnectClient:
         return sorted(str(n) for n in self._request("GET", "/connectors").json_list())
 
     def list_connectors(self) -> dict[str, LiveConnector]:
-        """Every connector with config and status: ONE GET /connectors?expand=status&expand=info.
+        """Every connector with config and status: GET /connectors, then ONE
+        GET /connectors?expand=status&expand=info for all their configs and states.
 
-        Workers older than 2.3 ignore ``expand`` and answer a list of names: then each connector is read
-        on its own (GET /connectors/NAME and /status), FALLBACK_PARALLELISM at a time.
+        The plain name list comes first because during a rebalance Connect silently leaves out of the
+        expanded answer the connectors whose info it cannot read yet (seen for ~15 s on the distributed
+        sandbox): a connector that is listed but missing there is read on its own, so a plan never
+        mistakes it for absent. Workers older than 2.3 ignore ``expand`` and answer a list of names:
+        then each connector is read on its own, FALLBACK_PARALLELISM at a time.
         """
         known = self._server_info
         if known is not None and not known.supports("expand"):
             return self._read_each(self.connector_names())
+        listed = self.connector_names()
         reply = self._request("GET", "/connectors", params=[("expand", "status"), ("expand", "info")])
         if reply.is_json and isinstance(reply.body, list):
             return self._read_each([str(n) for n in reply.body])
         found: dict[str, LiveConnector] = {}
-        incomplete: list[str] = []
-        for name, entry in reply.json_object().items():
+        entries = reply.json_object()
+        incomplete: list[str] = [name for name in listed if name not in entries]
+        for name, entry in entries.items():
             live = live_from_expand(name, entry)
             if live is None:
                 incomplete.append(name)  # info missing: removed while listed, or not readable yet

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 
 from kcplan.config.environment import Settings
 from kcplan.config.sensitive import MASK, SensitiveKeys
@@ -109,7 +110,7 @@ def test_server_info_is_read_once_and_cached(client: ConnectClient) -> None:
     assert client.request_count == 1
 
 
-def test_list_connectors_is_one_request_with_config_type_and_status(
+def test_list_connectors_is_two_requests_with_config_type_and_status(
         client: ConnectClient, unique_name: Callable[..., str], tmp_path: Path) -> None:
     topic = unique_name("topic")
     configs = {
@@ -124,7 +125,7 @@ def test_list_connectors_is_one_request_with_config_type_and_status(
 
     before = client.request_count
     live = client.list_connectors()
-    assert client.request_count == before + 1
+    assert client.request_count == before + 2  # the names, then everything in one expand request
     for name, config in configs.items():
         assert live[name].name == name
         assert live[name].config == {**config, "name": name}
@@ -153,8 +154,27 @@ def test_list_connectors_falls_back_to_per_connector_reads_when_the_worker_lists
     client = ConnectClient([proxy.url])
     live = client.list_connectors()
     assert live == expected
-    assert client.request_count == 1 + 2 * len(names)  # the list, then info + status per connector
+    assert client.request_count == 2 + 2 * len(names)  # names, the ignored expand, info + status per connector
     assert put_count(proxy, "GET", "/status") == len(names)
+
+
+def test_a_connector_left_out_of_the_expanded_list_is_read_on_its_own(
+        connect_url: str, proxy: FaultProxy, unique_name: Callable[..., str], tmp_path: Path) -> None:
+    """During rebalances Connect drops connectors it cannot read from the expand answer, while
+    GET /connectors still names them: such a connector must not look absent to a plan."""
+    names = [unique_name("kept"), unique_name("dropped")]
+    direct = ConnectClient([connect_url])
+    for name in names:
+        direct.put_config(name, source(tmp_path, unique_name("topic")))
+    for name in names:
+        wait_state(direct, name, "RUNNING")
+    expanded = requests.get(f"{connect_url}/connectors?expand=status&expand=info", timeout=30).json()
+    del expanded[names[1]]
+    proxy.add("GET", r"^/connectors\?expand=status&expand=info$", "answer", body=expanded)
+    live = ConnectClient([proxy.url]).list_connectors()
+    assert set(names) <= set(live)
+    assert live[names[1]].config == direct.get_config(names[1])
+    assert live[names[1]].run_state == "RUNNING"
 
 
 def test_get_config_returns_what_was_written_as_strings(
