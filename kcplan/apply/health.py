@@ -161,6 +161,8 @@ def assess(desired: str, seen: Seen) -> str:
         return REACHED if seen is None else PENDING
     if seen is None or seen.state is None:
         return PENDING
+    if desired == "STOPPED":  # stopping removes the tasks, failed ones too: nothing can fail
+        return REACHED if seen.state == "STOPPED" and not seen.tasks else PENDING
     if failures_of(seen):
         return FAILED
     states = {t.state for t in seen.tasks}
@@ -168,8 +170,6 @@ def assess(desired: str, seen: Seen) -> str:
         return REACHED if seen.state == "RUNNING" and seen.tasks and states == {"RUNNING"} else PENDING
     if desired == "PAUSED":
         return REACHED if seen.state == "PAUSED" and states <= {"PAUSED"} else PENDING
-    if desired == "STOPPED":
-        return REACHED if seen.state == "STOPPED" and not seen.tasks else PENDING
     raise ValueError(f"unknown desired state {desired!r}")
 
 

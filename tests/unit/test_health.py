@@ -57,6 +57,7 @@ def feed(j: Judge, polls: list[tuple[float, ConnectorStatus | None]], quiet_sinc
     ("PAUSED", st("PAUSED", task(0, "FAILED")), "failed"),
     ("STOPPED", st("STOPPED"), "reached"),
     ("STOPPED", st("STOPPED", task(0, "RUNNING")), "pending"),  # tasks go after the next rebalance
+    ("STOPPED", st("STOPPED", task(0, "FAILED", trace=TRACE)), "pending"),  # ... failed ones too
     ("ABSENT", None, "reached"),
     ("ABSENT", RUNNING_1, "pending"),
     ("ABSENT", FAILED_1, "pending"),
