@@ -75,6 +75,7 @@ MIN_POLLS = 2
 FENCED_ACTIONS = frozenset({"update", "replace"})
 TRANSITIONAL = frozenset({"UNASSIGNED", "RESTARTING"})
 ADAPT = 2.0  # settle >= ADAPT x the longest quiet stretch seen to end in a change during this verification
+SETTLE_MAX = 60.0  # ... but no more than this (an overloaded worker answering slowly must not double it forever)
 PROBE_SLOW = 1.0  # s: a herder round trip slower than this means the worker is busy (rebalancing)
 PROGRESS_EVERY = 10.0  # s between "still waiting" lines
 
@@ -155,6 +156,11 @@ def failures_of(seen: Seen) -> tuple[Failure, ...]:
     return tuple(found)
 
 
+def failed_parts(failures: Iterable[Failure]) -> str:
+    """'task 0', 'connector, task 2': what failed, for messages."""
+    return ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in failures)
+
+
 def assess(desired: str, seen: Seen) -> str:
     """REACHED, FAILED or PENDING: the picture against the desired state (no freshness involved)."""
     if desired == "ABSENT":
@@ -205,7 +211,7 @@ class Judge:
     fenced: bool = field(init=False)
     fence_from: float = field(init=False)
     restarted: bool = field(default=False, init=False)
-    notes: list[str] = field(default_factory=list, init=False)
+    restarted_what: str = field(default="", init=False)
     _first: tuple[object, ...] | None = field(default=None, init=False)
     _turnover: bool = field(default=False, init=False)
     _polls: int = field(default=0, init=False)
@@ -292,10 +298,10 @@ class Judge:
             why += f"; last poll failed: {problem}"
         return self._result("unverified", f"{why}; {waited}")
 
-    def rearm(self, t: float, note: str) -> None:
-        """kcplan restarted the failed tasks at ``t``: only statuses from after that count now."""
+    def rearm(self, t: float, what: str) -> None:
+        """kcplan restarted ``what`` ("task 0", "connector, task 1") at ``t``: only later statuses count."""
         self.restarted = True
-        self.notes.append(note)
+        self.restarted_what = what
         self.fenced = True
         self.fence_from = t
         self._first, self._turnover, self._polls = None, False, 0
@@ -307,14 +313,11 @@ class Judge:
         return "restart" if self.restarted else self.expectation.action
 
     def _verdict_detail(self, outcome: str) -> str:
-        parts = list(self.notes)
         if outcome == FAILED:
-            failed = failures_of(self._last)
-            where = ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in failed)
-            parts.insert(0, f"{where} FAILED" + (" again after the restart" if self.restarted else ""))
-        elif self.restarted:
-            parts.append("healthy after the restart")
-        return "; ".join(parts)
+            where = failed_parts(failures_of(self._last))
+            again = f" again after kcplan restarted {self.restarted_what} once" if self.restarted else ""
+            return f"{where} FAILED{again}"
+        return f"healthy after kcplan restarted {self.restarted_what} once" if self.restarted else ""
 
     def _result(self, verdict: Verdict, detail: str) -> HealthResult:
         seen = self._last
@@ -362,8 +365,8 @@ class Quiet:
 
     def settle(self, minimum: float) -> float:
         """The quiet a fenced connector needs here: ``minimum``, or twice the longest quiet stretch this
-        cluster has shown to be followed by more changes, whichever is longer."""
-        return max(minimum, ADAPT * self.longest)
+        cluster has shown to be followed by more changes (at most SETTLE_MAX), whichever is longer."""
+        return max(minimum, min(ADAPT * self.longest, SETTLE_MAX))
 
 
 # -- the polling loop -----------------------------------------------------------------------------------
@@ -382,6 +385,7 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
     a failed poll must not end the apply); the last one is named in 'unverified' details.
     """
     say = progress or (lambda _line: None)
+    interval = max(interval, 0.05)
     judges: dict[str, Judge] = {}
     for exp in expectations:
         old = judges.get(exp.name)
@@ -458,15 +462,14 @@ def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]], cloc
 def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callable[[], float],
              say: Callable[[str], None]) -> HealthResult | None:
     """Restart the failed tasks once; None to keep polling, or the final verdict if the restart failed."""
-    where = ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in verdict.failures)
-    say(f"restarting {judge.name}: {where} FAILED (--restart-failed, once)")
+    what = failed_parts(verdict.failures)
+    say(f"restarting {judge.name}: {what} FAILED (--restart-failed, once)")
     try:
         client.restart(judge.name, include_tasks=True, only_failed=True)  # type: ignore[attr-defined]
     except KcplanError as exc:
         judge.restarted = True
-        note = f"the restart of the failed tasks failed: {exc.message}"
-        return replace(verdict, restarted=True, detail=f"{verdict.detail}; {note}" if verdict.detail else note)
-    judge.rearm(clock(), f"restarted once ({where} had FAILED)")
+        return replace(verdict, restarted=True, detail=f"{verdict.detail}; restarting it failed: {exc.message}")
+    judge.rearm(clock(), what)
     return None
 
 

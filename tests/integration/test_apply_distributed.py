@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_apply_cli import Project, ok, wait_until
+from tests.applyproject import Project, ok, wait_until
 
 pytestmark = pytest.mark.distributed
 

@@ -214,7 +214,7 @@ def test_after_a_restart_only_later_statuses_count() -> None:
     j.observe(11, FAILED_1)
     first = j.decide(11, 11)
     assert first is not None and first.verdict == "failed"
-    j.rearm(12.0, "restarted once (task 0 had FAILED)")
+    j.rearm(12.0, "task 0")
     j.observe(11.5, RUNNING_1)  # sent before the restart: ignored
     j.observe(13, FAILED_1)  # the same FAILED: maybe not restarted yet
     assert j.decide(13, 13) is None
@@ -223,7 +223,7 @@ def test_after_a_restart_only_later_statuses_count() -> None:
     again = j.decide(15, 15)
     assert again is not None
     assert (again.verdict, again.restarted, again.detail) == (
-        "failed", True, "task 0 FAILED again after the restart; restarted once (task 0 had FAILED)")
+        "failed", True, "task 0 FAILED again after kcplan restarted task 0 once")
 
 
 def test_quiet_tracks_the_last_change_anywhere() -> None:
@@ -292,7 +292,7 @@ def test_verify_restarts_failed_tasks_once_and_reports_in_order() -> None:
                             settle=5.0, clock=clock, sleep=clock.sleep)
     assert [(r.name, r.verdict, r.restarted) for r in results] == [("b", "healthy", False), ("a", "failed", True)]
     assert script.restarts == [("a", True, True)]
-    assert results[1].detail == "task 0 FAILED again after the restart; restarted once (task 0 had FAILED)"
+    assert results[1].detail == "task 0 FAILED again after kcplan restarted task 0 once"
     assert lines[0] == "restarting a: task 0 FAILED (--restart-failed, once)"
     assert script.polls < 15  # decided once the cluster stayed quiet for 5 s after the restart
 
@@ -331,3 +331,13 @@ def test_verify_needs_no_probe_with_turnover_evidence() -> None:
                             clock=clock, sleep=clock.sleep)
     assert [r.verdict for r in results] == ["healthy"]
     assert script.probes == []
+
+
+def test_quiet_settle_grows_with_quiet_that_proved_nothing_up_to_a_cap() -> None:
+    q = Quiet()
+    q.observe(0, {"c": RUNNING_1})
+    assert q.settle(10.0) == 10.0
+    q.observe(8, {"c": FAILED_1})  # 8 s of quiet, then a change: quiet is worth less here
+    assert q.settle(10.0) == 16.0
+    q.touch(200)  # a busy herder after a long quiet
+    assert q.settle(10.0) == health.SETTLE_MAX

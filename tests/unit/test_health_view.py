@@ -57,14 +57,14 @@ def test_verbose_adds_full_traces() -> None:
 
 def test_restarted_and_healthy_is_mentioned() -> None:
     healed = HealthResult("flaky", "healthy", "RUNNING", 1, 1, (),
-                          "restarted once (task 0 had FAILED); healthy after the restart", restarted=True)
+                          "healthy after kcplan restarted task 0 once", restarted=True)
     assert render_health([healed], verbose=False) == (
         "NAME    RESULT    STATE    TASKS    WORKER    ERROR\n"
         "flaky   healthy   RUNNING  1/1      -\n"
         "\n"
         "Verified: 1 healthy, 0 failed, 0 unverified.\n"
         "\n"
-        "  flaky: restarted once (task 0 had FAILED); healthy after the restart\n"
+        "  flaky: healthy after kcplan restarted task 0 once\n"
     )
 
 
