@@ -10,6 +10,7 @@ The state lock is held from the first read to the last write. Exit codes: 0 appl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ from kcplan.plan import planfile
 from kcplan.plan.model import Plan
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
+from kcplan.views import apply_json
 from kcplan.views.apply_view import progress_line, render_summary
 from kcplan.views.health_view import render_health
 from kcplan.views.plan_view import render_plan
@@ -76,6 +78,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollback-on-failure", action="store_true",
                         help="connectors that end FAILED: restore the previous config, delete new ones")
     parser.add_argument("--verbose", action="store_true", help="full stack traces of failures")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON on stdout (the plan, progress and summary go to stderr)")
     parser.add_argument("--target", action="append", default=[], metavar="NAME_OR_GLOB",
                         help="without PLAN_FILE: plan and apply only these connectors (shell glob; repeatable)")
     parser.add_argument("--adopt", action="store_true",
@@ -85,9 +89,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.plan_file is None:
-        return _apply_env(args)
-    return _apply_file(args)
+    args.report = apply_json.Report(env=args.env or "")
+    if not args.json:
+        return _apply_env(args) if args.plan_file is None else _apply_file(args)
+    with contextlib.redirect_stdout(sys.stderr):  # the human output; stdout carries only the document
+        code = _apply_env(args) if args.plan_file is None else _apply_file(args)
+    sys.stdout.write(apply_json.render_json(args.report, code))
+    return code
 
 
 # -- the two ways in ---------------------------------------------------------------------------------
@@ -99,6 +107,7 @@ def _apply_file(args: argparse.Namespace) -> int:
                          "Pass them to 'kcplan plan --out FILE' instead.")
     path: Path = args.plan_file
     plan = planfile.read(path).plan
+    args.report.env = plan.env
     if args.env and args.env != plan.env:
         raise UsageError(f"the plan {path} is for environment '{plan.env}', not '{args.env}'",
                          f"Leave out -e, or make a plan for '{args.env}'.")
@@ -169,6 +178,8 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
              sensitive: SensitiveKeys) -> int:
     """Run the plan's steps, then verify health (and roll back when asked). ``live`` is the snapshot
     read at the start: the only place the previous configs of updated connectors are known."""
+    report: apply_json.Report = args.report
+    report.env = plan.env
     initial_state = client.server_info().supports("initial_state")
     steps = build_steps(plan, configs, initial_state=initial_state)
     base = state.with_salt(plan.digest_salt).with_cluster_id(plan.kafka_cluster_id or state.kafka_cluster_id)
@@ -179,6 +190,7 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
         executor = Executor(StepRunner(client), store, base, parallelism=parallelism, progress=_progress,
                             interrupts=interrupts)
         outcome = executor.run(steps)
+        report.apply = apply_json.outcome_doc(outcome)
         print()
         sys.stdout.write(render_summary(outcome))
         if outcome.interrupted or outcome.save_error:
@@ -189,7 +201,7 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
             return code
         interrupts.raise_first = True
         try:
-            failed = _verify(args, client, outcome, "")
+            failed = _verify(args, client, outcome, "", report)
             if failed is None:
                 return code
             if args.rollback_on_failure and failed:
@@ -202,8 +214,10 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
     return EXIT_ERROR if outcome.failures else EXIT_UNHEALTHY
 
 
-def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, title: str) -> list[str] | None:
-    """Health check of what the outcome wrote: None when all is healthy, else the FAILED names."""
+def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, title: str,
+            record: apply_json.Report) -> list[str] | None:
+    """Health check of what the outcome wrote: None when all is healthy, else the FAILED names.
+    The results go into ``record`` (the report, or its rollback part) for --json."""
     expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
                     for n, s, a, t in verify_targets(outcome)]
     if not expectations:
@@ -215,7 +229,9 @@ def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, t
                          progress=lambda line: print(line, file=sys.stderr, flush=True))
     except KcplanError as exc:
         print(f"\nHealth could not be verified: {exc.message}")
+        record.health_error = exc.message
         return []
+    record.health = apply_json.health_doc(results, args.verbose)
     print()
     sys.stdout.write(render_health(results, args.verbose))
     bad = [r for r in results if r.verdict != "healthy"]
@@ -244,10 +260,12 @@ def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executo
                     progress=_progress, interrupts=executor.interrupts)
     outcome = back.run(steps)
     executor.state = back.state
+    rolled = apply_json.Report(env=plan.env, apply=apply_json.outcome_doc(outcome))
+    args.report.rollback = rolled
     print()
     sys.stdout.write(render_summary(outcome, what="Rollback"))
     if outcome.interrupted or outcome.save_error:
         return False
     executor.interrupts.raise_first = True
-    _verify(args, client, outcome, "Rollback: ")
+    _verify(args, client, outcome, "Rollback: ", rolled)
     return not outcome.failures

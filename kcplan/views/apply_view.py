@@ -75,21 +75,31 @@ def _connector_actions(outcome: Outcome) -> dict[str, Action]:
     return {s.name: s.action for s in steps}
 
 
-def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
-    """Counts per plan action (Terraform's add/change/destroy), then every failure and what was left."""
+def finished_actions(outcome: Outcome) -> list[Action]:
+    """The plan action of every connector whose steps all finished."""
     actions = _connector_actions(outcome)
     unfinished = outcome.failed_names | {s.name for s in outcome.skipped + outcome.not_started}
-    finished = [a for n, a in actions.items() if n not in unfinished]
-    add = sum(a in ADDS for a in finished)
-    change = sum(a in CHANGES for a in finished)
-    destroy = sum(a in DESTROYS for a in finished)
-    counts = f"{add} added, {change} changed, {destroy} destroyed"
+    return [a for n, a in actions.items() if n not in unfinished]
+
+
+def action_counts(outcome: Outcome) -> dict[str, int]:
+    """Terraform's added/changed/destroyed over finished connectors, plus the state-only actions."""
+    finished = finished_actions(outcome)
+    return {"added": sum(a in ADDS for a in finished), "changed": sum(a in CHANGES for a in finished),
+            "destroyed": sum(a in DESTROYS for a in finished), "adopted": finished.count(Action.ADOPT),
+            "forgotten": finished.count(Action.FORGET)}
+
+
+def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
+    """Counts per plan action (Terraform's add/change/destroy), then every failure and what was left."""
+    n = action_counts(outcome)
+    counts = f"{n['added']} added, {n['changed']} changed, {n['destroyed']} destroyed"
     if what == "Rollback":
+        finished = finished_actions(outcome)
         deleted = sum(a is Action.CREATE for a in finished)
         counts = f"{len(finished) - deleted} restored to their previous config, {deleted} created by this apply deleted"
-    adopted, forgotten = finished.count(Action.ADOPT), finished.count(Action.FORGET)
-    if adopted or forgotten:
-        counts += f"; state only: {adopted} adopted, {forgotten} forgotten"
+    if n["adopted"] or n["forgotten"]:
+        counts += f"; state only: {n['adopted']} adopted, {n['forgotten']} forgotten"
     failures = outcome.failures
     took = seconds(outcome.seconds)
     if outcome.interrupted:

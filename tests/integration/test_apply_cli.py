@@ -192,6 +192,27 @@ def test_a_400_on_one_connector_does_not_stop_the_others(
     assert code == 2 and f"  + create {bad}\n" in out and "Plan: 1 to add, 0 to change, 0 to destroy." in out
 
 
+def test_json_result_on_stdout_with_the_human_output_on_stderr(
+        project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
+    good, bad = unique_name("good"), unique_name("bad")
+    project.declare(good, project.source(good, **{"database.password": "pw-json-canary"}))
+    project.declare(bad, project.sink(bad, "x", **{"topics.regex": "y.*"}))
+    project.plan()
+    result = project.apply("--json", code=1)
+    doc = json.loads(result.stdout)  # stdout is exactly one JSON document
+    assert (doc["format_version"], doc["env"], doc["exit_code"]) == (1, "dev", 1)
+    assert doc["apply"]["counts"] == {"added": 1, "changed": 0, "destroyed": 0, "adopted": 0, "forgotten": 0,
+                                      "failed": 1}
+    steps = {s["connector"]: s for s in doc["apply"]["steps"]}
+    assert steps[good]["ok"] is True and steps[bad]["ok"] is False
+    assert "topics and topics.regex are mutually exclusive" in steps[bad]["error"]
+    assert [(h["connector"], h["verdict"], h["tasks_running"], h["tasks_total"]) for h in doc["health"]] == [
+        (good, "healthy", 1, 1)]
+    assert doc["rollback"] is None and doc["health_error"] is None
+    assert "Apply finished with errors: 1 added" in result.stderr and f"  + {good}: created" in result.stderr
+    assert "pw-json-canary" not in result.stdout + result.stderr
+
+
 def test_a_failed_task_ends_with_exit_3_and_its_trace(
         project: Project, unique_name: Callable[..., str]) -> None:
     """A task that fails at start: a source whose producer config the worker rejects (the connector itself
