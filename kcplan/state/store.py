@@ -9,6 +9,7 @@ over the state, and the folder is fsynced. A failed write leaves the previous fi
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import secrets
@@ -107,12 +108,22 @@ class StateStore:
         held = lk.acquire(self.lock_path, command, timeout=timeout, state_path=self.path)
         self._lock = held
         self._cache = None
+        self._remove_stale_temp_files()
         try:
             yield held
         finally:
             self._lock = None
             self._cache = None
             held.release()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of the state and backup left by a writer that was killed before its rename: only a
+        lock holder writes them, and we hold the lock, so every one found now is stale. Best effort (a
+        read-only folder keeps them; they are never read)."""
+        for name in (self.path.name, self.backup_path.name):
+            for stale in self.path.parent.glob(f".{glob.escape(name)}.tmp-*"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
 
     def lock_info(self) -> lk.LockInfo | None:
         return lk.read_info(self.lock_path)

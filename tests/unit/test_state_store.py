@@ -235,3 +235,18 @@ def test_update_from_many_threads_loses_no_change(tmp_path: Path) -> None:
                       range(24)))
     final = StateStore(store.path).load()
     assert final.serial == 25 and len(final.connectors) == 25
+
+
+def test_taking_the_lock_removes_temp_files_a_killed_writer_left(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "dev.state.json")
+    with store.locked("apply"):
+        store.save(State(connectors={"a": ManagedConnector(name="a", config={"x": "1"})}))
+    stale = [tmp_path / ".dev.state.json.tmp-4242-deadbeef", tmp_path / ".dev.state.json.backup.tmp-4242-cafe"]
+    others = [tmp_path / ".prod.state.json.tmp-1-ab", tmp_path / "dev.state.json.tmp-notours",
+              tmp_path / ".dev.state.json.lock.tmp-1-ab"]
+    for path in stale + others:
+        path.write_text("{half a sta")
+    with store.locked("plan"):
+        assert [p.name for p in stale if p.exists()] == []
+        assert [p.exists() for p in others] == [True, True, True]
+        assert store.load().connectors["a"].config == {"x": "1"}
