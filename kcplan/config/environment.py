@@ -106,7 +106,7 @@ def load_settings(project_dir: Path, env_name: str, ext_vars: dict[str, str] | N
     if override:
         data = {**data, "connect_url": override}
     try:
-        return Settings.model_validate(data)
+        return _paths_from(project_dir, Settings.model_validate(data))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -116,6 +116,17 @@ def load_settings(project_dir: Path, env_name: str, ext_vars: dict[str, str] | N
             f"invalid settings in {path}: " + "; ".join(problems),
             "Fix the key(s) named above; see README 'Environment settings' for the allowed keys.",
         ) from None
+
+
+def _paths_from(project_dir: Path, settings: Settings) -> Settings:
+    """Relative TLS file paths are taken from the project folder (like state_path), not from wherever
+    kcplan happens to be started (-C)."""
+    tls = settings.tls
+    resolved = {key: str(project_dir / value) for key in ("ca_bundle", "client_cert", "client_key")
+                if (value := getattr(tls, key)) and not Path(value).is_absolute()}
+    if not resolved:
+        return settings
+    return settings.model_copy(update={"tls": tls.model_copy(update=resolved)})
 
 
 def state_path(project_dir: Path, env_name: str, settings: Settings) -> Path:

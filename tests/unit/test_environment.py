@@ -83,3 +83,13 @@ def test_missing_ext_var_is_a_render_error(tmp_path: Path) -> None:
         load_settings(tmp_path, "dev")
     assert str(path) in info.value.message
     assert "KCPLAN_TEST_UNSET_VAR_X" in info.value.message
+
+
+def test_relative_tls_paths_are_taken_from_the_project_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
+    monkeypatch.chdir("/")
+    write_settings(tmp_path, "dev", """{connect_url: 'https://w:8443',
+      tls: {ca_bundle: 'certs/ca.pem', client_cert: '/etc/kc/client.pem', client_key: 'certs/client.key'}}""")
+    tls = load_settings(tmp_path, "dev").tls
+    assert (tls.ca_bundle, tls.client_cert, tls.client_key) == (
+        str(tmp_path / "certs" / "ca.pem"), "/etc/kc/client.pem", str(tmp_path / "certs" / "client.key"))
