@@ -8,10 +8,14 @@ connectors, deleted and settled in between, and uses fresh names):
       (the seed's script would stop there; counted and reported);
   (b) kcplan: `kcplan plan -e bench --out plan.out` (timed on its own), then the whole
       `python -m kcplan apply plan.out --parallelism P` process, health verification included
-      (it exits 0 only when every connector was verified healthy), for each P of --parallelism.
+      (it exits 0 only when every connector was verified healthy), for each P of --parallelism;
+  (c) the floor for any client: all N PUTs at once, no state, no verification, then the same polling.
+The workers' logs give what the cluster did in each variant (rebalances, task configs forwarded by a
+follower to the leader): on Connect every task-config write causes a rebalance, and a follower forwards
+its connectors' task configs one at a time, so the cluster, not the client, sets the floor (c).
 Writes bench/apply/results.md (machine, date, wall times, ratio vs (a), the recommended default).
 
-    python bench/apply/run.py [--count 50] [--parallelism 4,8,16,32] [--urls URL1,URL2] [--skip-seed]
+    python bench/apply/run.py [--count 50] [--parallelism 8,16,32,64] [--urls URL1,URL2] [--skip-seed]
 
 Without --urls it starts its own distributed sandbox (kcplan.sandbox, 2 workers, tansu broker) in a
 tmp dir and stops it at the end. Slow (tansu rebalances take ~5 s each): run it in the background,
@@ -24,7 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,6 +45,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_lines  # noqa: E402
+from kcplan import sandbox  # noqa: E402
 from kcplan.connect.client import ConnectClient  # noqa: E402
 
 ENV = "bench"
@@ -109,6 +115,57 @@ def seed(url: str, names: list[str]) -> SeedResult:
             break
         time.sleep(1)
     return SeedResult(time.monotonic() - began, puts, retries)
+
+
+def all_at_once(url: str, names: list[str]) -> SeedResult:
+    """(c) the floor for ANY client on this cluster: every PUT at the same time (one thread per connector,
+    rebalance answers repeated after 1 s), no state, no verification; then poll until every one is RUNNING."""
+    retries = 0
+    lock = threading.Lock()
+
+    def put(name: str) -> None:
+        nonlocal retries
+        while True:
+            reply = requests.put(f"{url}/connectors/{name}/config", json=config_of(name), timeout=300)
+            if reply.status_code < 300:
+                return
+            if not is_rebalance(reply):
+                raise SystemExit(f"all-at-once: PUT {name} -> {reply.status_code} {reply.text[:300]}")
+            with lock:
+                retries += 1
+            time.sleep(1)
+
+    began = time.monotonic()
+    parallel_map(put, names, workers=len(names))
+    puts = time.monotonic() - began
+    while not all_running(url, names)[0]:
+        time.sleep(1)
+    return SeedResult(time.monotonic() - began, puts, retries)
+
+
+class WorkerLogs:
+    """Counts, in the sandbox workers' logs, what the cluster did during one variant: rebalances started and
+    task configs that a follower forwarded to the leader (`POST /connectors/NAME/tasks`, one at a time)."""
+
+    PATTERNS = {"rebalances": re.compile(r"Rebalance started"),
+                "forwarded task configs": re.compile(r'"POST /connectors/[^/ ]+/tasks ')}
+
+    def __init__(self, folder: Path | None) -> None:
+        self.files = sorted(folder.glob("worker-*.log")) if folder else []
+        self.offsets = {f: 0 for f in self.files}
+
+    def mark(self) -> None:
+        self.offsets = {f: f.stat().st_size for f in self.files}
+
+    def since_mark(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.PATTERNS, 0)
+        for f in self.files:
+            with f.open("rb") as fh:
+                fh.seek(self.offsets[f])
+                text = fh.read().decode("utf-8", "replace")
+            for key, pattern in self.PATTERNS.items():
+                counts[key] += len(pattern.findall(text))
+        return counts
 
 
 @dataclass
@@ -208,25 +265,8 @@ def delete_and_settle(url: str, names: list[str], quiet_s: float = 15.0, limit_s
 
 
 def machine(url: str) -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        load = "unknown"
-    info = ConnectClient([url]).server_info()
-    return [
-        f"- host: {platform.node()}; uname: `{' '.join(platform.uname())}`",
-        f"- CPU: {cpu}, {os.cpu_count()} cores; load average at the start {load}",
-        f"- Python {platform.python_version()}",
-        f"- Kafka Connect {info.version}, distributed, 2 workers, tansu broker, all on this machine",
-    ]
+    version = ConnectClient([url]).server_info().version
+    return machine_lines(f"Kafka Connect {version}, distributed, 2 workers, tansu broker, all on this machine")
 
 
 def parallel_map(fn: Callable[[str], Any], items: list[str], workers: int = 16) -> list[Any]:
@@ -237,7 +277,7 @@ def parallel_map(fn: Callable[[str], Any], items: list[str], workers: int = 16) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=50)
-    parser.add_argument("--parallelism", default="4,8,16,32")
+    parser.add_argument("--parallelism", default="8,16,32,64")
     parser.add_argument("--urls", default="", help="worker URLs of an existing distributed cluster")
     parser.add_argument("--skip-seed", action="store_true", help="(for trying the script) no seed variant")
     parser.add_argument("--verify-timeout", type=float, default=600.0)
@@ -251,57 +291,81 @@ def main() -> int:
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         if not urls:
-            from kcplan import sandbox
-
             sandbox_root = work / "sandbox"
             log("starting a distributed sandbox (2 workers) ...")
             urls = list(sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300).urls)
         url = urls[0]
         log(f"cluster: {', '.join(urls)}")
         about = machine(url)
+        logs = WorkerLogs(sandbox.sandbox_dir(sandbox_root) if sandbox_root else None)
         n = opts.count
-        seed_result: SeedResult | None = None
-        settle_times: list[float] = []
         run_tag = datetime.datetime.now(datetime.UTC).strftime("%H%M%S")
+        rows: list[Row] = []
+        settle_times: list[float] = []
+
+        def fresh(prefix: str) -> list[str]:
+            names = names_of(f"{prefix}{run_tag}", n)
+            for name in names:
+                (INPUTS / f"{name}.txt").touch()
+            logs.mark()
+            return names
+
+        def settle(names: list[str]) -> None:
+            settle_times.append(delete_and_settle(url, names))
+            log(f"deleted and settled in {settle_times[-1]:.1f} s")
+
         if not opts.skip_seed:
-            names = names_of(f"bseed{run_tag}", n)
-            for name in names:
-                (INPUTS / f"{name}.txt").touch()
+            names = fresh("bseed")
             log(f"(a) seed: {n} sequential PUTs, then wait until all RUNNING ...")
-            seed_result = seed(url, names)
-            log(f"(a) seed: {seed_result.seconds:.1f} s (PUTs {seed_result.puts_seconds:.1f} s, "
-                f"{seed_result.retries} rebalance retries)")
-            settle_times.append(delete_and_settle(url, names))
-            log(f"deleted and settled in {settle_times[-1]:.1f} s")
-        results: list[KcplanResult] = []
+            result = seed(url, names)
+            rows.append(Row("(a) seed: sequential PUTs, then wait for RUNNING", result.seconds, result.puts_seconds,
+                            None, None, None, result.retries, logs.since_mark()))
+            log(f"(a) seed: {result.seconds:.1f} s (PUTs {result.puts_seconds:.1f} s, {result.retries} retries)")
+            settle(names)
+        names = fresh("ball")
+        log(f"(c) any client's floor: {n} PUTs at once, then wait until all RUNNING ...")
+        result = all_at_once(url, names)
+        rows.append(Row(f"(c) floor for any client: {n} PUTs at once, then wait for RUNNING", result.seconds,
+                        result.puts_seconds, None, None, None, result.retries, logs.since_mark()))
+        log(f"(c) all at once: {result.seconds:.1f} s (PUTs {result.puts_seconds:.1f} s)")
+        settle(names)
+        plans: list[str] = []
         for p in levels:
-            names = names_of(f"bkc{run_tag}p{p}", n)
-            for name in names:
-                (INPUTS / f"{name}.txt").touch()
+            names = fresh(f"bkc{p}x")
             log(f"(b) kcplan apply --parallelism {p} ...")
-            result = run_kcplan(work, urls, names, p, opts.verify_timeout)
-            results.append(result)
-            log(f"(b) p={p}: {result.seconds:.1f} s (writes {result.writes_seconds:.1f} s, verification "
-                f"{result.verify_seconds:.1f} s), exit {result.exit_code}, {result.healthy} healthy; "
-                f"plan {result.plan_seconds:.1f} s")
-            if result.exit_code != 0:
-                log("apply output:\n" + result.output_tail)
-            (work / f"apply-p{p}.log").write_text("\n".join(result.lines) + "\n")
-            settle_times.append(delete_and_settle(url, names))
-            log(f"deleted and settled in {settle_times[-1]:.1f} s")
-        write_results(opts, started, about, n, seed_result, results, settle_times)
+            kc = run_kcplan(work, urls, names, p, opts.verify_timeout)
+            rows.append(Row(f"(b) kcplan apply --parallelism {p}", kc.seconds, kc.writes_seconds, kc.verify_seconds,
+                            kc.exit_code, kc.healthy, None, logs.since_mark()))
+            plans.append(f"{kc.plan_seconds:.1f} s (P={p})")
+            log(f"(b) p={p}: {kc.seconds:.1f} s (writes {kc.writes_seconds:.1f} s, verification "
+                f"{kc.verify_seconds:.1f} s), exit {kc.exit_code}, {kc.healthy} healthy; plan {kc.plan_seconds:.1f} s")
+            if kc.exit_code != 0:
+                log("apply output:\n" + kc.output_tail)
+            (work / f"apply-p{p}.log").write_text("\n".join(kc.lines) + "\n")
+            settle(names)
+        write_results(opts, started, about, n, rows, plans, settle_times)
         log(f"wrote {opts.out}")
     finally:
         if sandbox_root is not None:
-            from kcplan import sandbox
-
             sandbox.stop_sandbox(sandbox_root)
             log("sandbox stopped")
     return 0
 
 
-def write_results(opts: argparse.Namespace, started: str, about: list[str], n: int, seed_result: SeedResult | None,
-                  results: list[KcplanResult], settle_times: list[float]) -> None:
+@dataclass
+class Row:
+    variant: str
+    seconds: float
+    writes_seconds: float
+    verify_seconds: float | None
+    exit_code: int | None
+    healthy: int | None
+    retries: int | None
+    cluster: dict[str, int]
+
+
+def write_results(opts: argparse.Namespace, started: str, about: list[str], n: int, rows: list[Row],
+                  plans: list[str], settle_times: list[float]) -> None:
     lines = [
         f"# `kcplan apply` of {n} new connectors on a real distributed cluster (issue 5)",
         "",
@@ -315,40 +379,50 @@ def write_results(opts: argparse.Namespace, started: str, about: list[str], n: i
         "",
         "- (a) the seed's approach: `PUT /connectors/NAME/config` one after the other, no verification, then",
         "  `GET /connectors?expand=status` every second until all are RUNNING with every task RUNNING.",
+        "- (c) the floor for any client: all PUTs at the same time (one thread each), no state, no verification,",
+        "  then the same polling. Nothing a client does can make the cluster faster than this.",
         "- (b) kcplan: wall time of the whole `python -m kcplan apply plan.out --parallelism P` process",
         "  (interpreter start, freshness checks, concurrent writes, state saved after every action, health",
         "  verification until every connector is verified healthy). `kcplan plan --out` is timed apart.",
+        "- cluster: counted in the workers' logs during the variant: rebalances started (both workers), and",
+        "  task configs a follower forwarded to the leader (`POST /connectors/NAME/tasks`).",
         "",
         "## Results", "",
-        "| variant | wall time | writes | verification | ratio vs (a) | exit | verified healthy |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| variant | wall time | writes | verification | ratio vs (a) | vs (c) | exit | healthy | rebalances |"
+        " forwarded task configs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    base = seed_result.seconds if seed_result else None
-    if seed_result:
-        lines.append(f"| (a) seed: sequential PUTs, then wait for RUNNING | {seed_result.seconds:.1f} s | "
-                     f"{seed_result.puts_seconds:.1f} s | (wait {seed_result.seconds - seed_result.puts_seconds:.1f} s)"
-                     f" | 1.0x | - | - |")
-    for r in results:
+    base = next((r.seconds for r in rows if r.variant.startswith("(a)")), None)
+    floor = next((r.seconds for r in rows if r.variant.startswith("(c)")), None)
+    for r in rows:
         ratio = f"{base / r.seconds:.1f}x" if base else "-"
-        lines.append(f"| (b) kcplan apply --parallelism {r.parallelism} | {r.seconds:.1f} s | "
-                     f"{r.writes_seconds:.1f} s | {r.verify_seconds:.1f} s | {ratio} | {r.exit_code} | "
-                     f"{r.healthy}/{n} |")
+        vs_floor = f"{r.seconds / floor:.2f}" if floor else "-"
+        verify = f"{r.verify_seconds:.1f} s" if r.verify_seconds is not None else \
+            f"(wait {r.seconds - r.writes_seconds:.1f} s)"
+        lines.append(f"| {r.variant} | {r.seconds:.1f} s | {r.writes_seconds:.1f} s | {verify} | {ratio} | {vs_floor} |"
+                     f" {'-' if r.exit_code is None else r.exit_code} | "
+                     f"{'-' if r.healthy is None else f'{r.healthy}/{n}'} | "
+                     f"{r.cluster.get('rebalances', '-') if r.cluster else '-'} | "
+                     f"{r.cluster.get('forwarded task configs', '-') if r.cluster else '-'} |")
     lines.append("")
-    if seed_result:
-        lines.append(f"- The seed's PUTs met {seed_result.retries} rebalance answers (409/500), each repeated "
-                     "after 1 s.")
-    if results:
-        lines.append("- `kcplan plan --out` (not included above): "
-                     + ", ".join(f"{r.plan_seconds:.1f} s (P={r.parallelism})" for r in results) + ".")
-    ok = [r for r in results if r.exit_code == 0]
+    for r in rows:
+        if r.retries:
+            lines.append(f"- {r.variant.split(':')[0]}: {r.retries} rebalance answers (409/500), each repeated "
+                         "after 1 s.")
+    if plans:
+        lines.append("- `kcplan plan --out` (not included above): " + ", ".join(plans) + ".")
+    ok = [r for r in rows if r.variant.startswith("(b)") and r.exit_code == 0]
     if ok:
         best = min(ok, key=lambda r: r.seconds)
-        lines.append(f"- Fastest: --parallelism {best.parallelism} ({best.seconds:.1f} s"
-                     + (f", {base / best.seconds:.1f}x the seed's approach" if base else "") + ").")
+        lines.append(f"- Fastest kcplan: {best.variant[4:]} ({best.seconds:.1f} s"
+                     + (f", {base / best.seconds:.1f}x the seed's approach" if base else "")
+                     + (f", {best.seconds / floor:.2f}x the floor (c)" if floor else "") + ").")
         if base:
             met = base / best.seconds >= TARGET
             lines.append(f"- Target (at least {TARGET:g}x faster than (a), verification included): "
                          f"{'met' if met else 'NOT met'}.")
+            if floor:
+                lines.append(f"- Best ratio any client can reach on this cluster ((a) / (c)): {base / floor:.1f}x.")
     lines.append("- Deleting a variant's connectors and letting the cluster settle took "
                  + ", ".join(f"{s:.0f} s" for s in settle_times) + " (not measured against anything).")
     lines.append("")

@@ -28,7 +28,6 @@ import contextlib
 import datetime
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_lines  # noqa: E402
 from kcplan.connect.client import ConnectClient  # noqa: E402
 
 ENV = "bench"
@@ -193,27 +193,8 @@ def default_heap_run(work: Path, jvm_default: tuple[str, ...], count: int, repea
 
 
 def machine(url: str) -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "unknown"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    info = ConnectClient([url]).server_info()
-    return [
-        f"- host: {platform.node()}; uname: `{' '.join(platform.uname())}`",
-        f"- CPU: {cpu}, {os.cpu_count()} cores; RAM {mem}",
-        f"- Python {platform.python_version()}",
-        f"- Kafka Connect {info.version} (standalone sandbox, tansu broker) on the same machine",
-    ]
+    version = ConnectClient([url]).server_info().version
+    return machine_lines(f"Kafka Connect {version} (standalone sandbox, tansu broker) on the same machine")
 
 
 def fmt(times: list[float]) -> str:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -33,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import _gojsonnet  # noqa: E402
 
+from bench._common import machine_lines  # noqa: E402
 from kcplan.config import jsonnet  # noqa: E402
 from kcplan.config.render import load_desired, search_dirs  # noqa: E402
 
@@ -122,14 +121,6 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
 
 
 def machine() -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     versions = [f"gojsonnet {_gojsonnet.version}"]
     try:
         import _jsonnet
@@ -137,13 +128,8 @@ def machine() -> list[str]:
         versions.append(f"jsonnet (C++) {_jsonnet.version}")
     except ImportError:
         versions.append("jsonnet (C++) not installed")
-    return [
-        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- uname -a: `{' '.join(platform.uname())}`",
-        f"- CPU: {cpu}, {os.cpu_count()} cores; load average at the end: "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + " (other processes share this machine)",
-        f"- Python {platform.python_version()}; " + ", ".join(versions),
-    ]
+    return [f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+            *machine_lines(", ".join(versions))]
 
 
 def main() -> int:

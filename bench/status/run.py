@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from requests.adapters import HTTPAdapter
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_lines  # noqa: E402
 from kcplan.commands.status import read_statuses  # noqa: E402
 from kcplan.connect.client import ConnectClient  # noqa: E402
 from kcplan.views import status_view, style  # noqa: E402
@@ -176,22 +176,8 @@ def raw_request(url: str, query: str, repeat: int) -> tuple[list[float], int]:
 
 
 def machine(url: str) -> list[str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = ConnectClient([url]).server_info()
-    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
-    return [
-        f"- uname: `{' '.join(platform.uname())}`",
-        f"- CPU: {cpu}, {os.cpu_count()} cores; load average at the end: {load} (a shared machine)",
-        f"- Python {platform.python_version()}",
-        f"- Kafka Connect {info.version} (standalone sandbox, tansu broker) on the same machine",
-    ]
+    version = ConnectClient([url]).server_info().version
+    return machine_lines(f"Kafka Connect {version} (standalone sandbox, tansu broker) on the same machine")
 
 
 def fmt(times: list[float]) -> str:
