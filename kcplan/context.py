@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kcplan.config.environment import Settings, available_envs, load_settings, state_path
-from kcplan.errors import UsageError
+from kcplan.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
+    from kcplan.config.sensitive import SensitiveKeys
     from kcplan.connect.client import ConnectClient
 
 
@@ -34,10 +35,26 @@ class Context:
     def state_path(self) -> Path:
         return state_path(self.project_dir, self.env_name, self.settings)
 
+    @cached_property
+    def sensitive(self) -> SensitiveKeys:
+        """The project's sensitive keys (schemas' PASSWORD keys, the settings' list, the name patterns).
+
+        A broken schema file is reported by the commands that render; here it must not stop e.g. a
+        status report, so the settings' keys and the name patterns are used alone then."""
+        from kcplan.config.schemas import SchemaSet, load_schemas
+        from kcplan.config.sensitive import SensitiveKeys
+
+        try:
+            schemas = load_schemas(self.project_dir)
+        except ConfigError:
+            schemas = SchemaSet()
+        return SensitiveKeys.from_schemas(schemas, self.settings.sensitive_keys)
+
     def client(self) -> ConnectClient:
+        """The Connect client; it masks the values of this project's sensitive keys in server messages."""
         from kcplan.connect.client import ConnectClient
 
-        return ConnectClient.from_settings(self.settings, debug=self.debug)
+        return ConnectClient.from_settings(self.settings, debug=self.debug, sensitive=self.sensitive)
 
 
 def require_env(args: argparse.Namespace) -> str:

@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from kcplan.connect.client import scrub
 from kcplan.connect.models import ConnectorStatus
 from kcplan.errors import KcplanError
 
@@ -471,6 +472,16 @@ def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callabl
         return replace(verdict, restarted=True, detail=f"{verdict.detail}; restarting it failed: {exc.message}")
     judge.rearm(clock(), what)
     return None
+
+
+def masked(result: HealthResult, secrets: Iterable[str]) -> HealthResult:
+    """``result`` with every one of ``secrets`` in its traces and detail replaced by the mask: a worker's
+    trace may quote a config value (a file name, a JDBC URL with its password, an echoed property)."""
+    shown = [s for s in secrets if s]
+    if not shown:
+        return result
+    failures = tuple(replace(f, trace=scrub(f.trace, shown)) for f in result.failures)
+    return replace(result, failures=failures, detail=scrub(result.detail, shown))
 
 
 def _progress_line(result: HealthResult) -> str:

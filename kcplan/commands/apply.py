@@ -12,20 +12,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import cast
 
 from kcplan.apply import freshness
 from kcplan.apply.executor import Executor, Interrupts, Outcome, StepResult, StepRunner, build_steps, verify_targets
-from kcplan.apply.health import DesiredState, Expectation, verify
+from kcplan.apply.health import DesiredState, Expectation, masked, verify
 from kcplan.apply.rollback import rollback_steps
 from kcplan.commands._options import add_render_options, print_warnings, render_inputs
 from kcplan.commands.plan import load_environment, make_plan
 from kcplan.commands.state import add_lock_timeout
 from kcplan.config.render import load_desired
 from kcplan.config.sensitive import SensitiveKeys
-from kcplan.connect.client import ConnectClient
+from kcplan.connect.client import ConnectClient, scrub
 from kcplan.connect.models import LiveConnector
 from kcplan.context import Context
 from kcplan.errors import KcplanError, PlanError, UsageError
@@ -200,13 +200,17 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
             print("Health not verified (--no-verify).")
             return code
         interrupts.raise_first = True
+        # a worker's trace may quote config values: mask the secrets of the new and the previous configs
+        secrets = {value for config in [*configs.values(), *(c.config for c in live.values())]
+                   for value in sensitive.secret_values(config)}
         try:
-            failed = _verify(args, client, outcome, "", report)
+            failed = _verify(args, client, outcome, "", report, secrets)
             if failed is None:
                 return code
             if args.rollback_on_failure and failed:
                 interrupts.raise_first = False
-                if not _rollback(args, client, executor, state, plan, live, sensitive, failed, initial_state):
+                if not _rollback(args, client, executor, state, plan, live, sensitive, failed, initial_state,
+                                 secrets):
                     return EXIT_ERROR
         except KeyboardInterrupt:
             print("\nHealth verification interrupted; the apply itself finished and the state records it.")
@@ -215,9 +219,10 @@ def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, stor
 
 
 def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, title: str,
-            record: apply_json.Report) -> list[str] | None:
+            record: apply_json.Report, secrets: Collection[str]) -> list[str] | None:
     """Health check of what the outcome wrote: None when all is healthy, else the FAILED names.
-    The results go into ``record`` (the report, or its rollback part) for --json."""
+    The results go into ``record`` (the report, or its rollback part) for --json; ``secrets`` are
+    masked in the traces and details shown."""
     expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
                     for n, s, a, t in verify_targets(outcome)]
     if not expectations:
@@ -226,11 +231,12 @@ def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, t
           file=sys.stderr, flush=True)
     try:
         results = verify(client, expectations, timeout=args.verify_timeout, restart_failed=args.restart_failed,
-                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+                         progress=lambda line: print(scrub(line, secrets), file=sys.stderr, flush=True))
     except KcplanError as exc:
         print(f"\nHealth could not be verified: {exc.message}")
         record.health_error = exc.message
         return []
+    results = [masked(r, secrets) for r in results]
     record.health = apply_json.health_doc(results, args.verbose)
     print()
     sys.stdout.write(render_health(results, args.verbose))
@@ -245,7 +251,7 @@ def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, t
 
 def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executor, prior: State, plan: Plan,
               live: Mapping[str, LiveConnector], sensitive: SensitiveKeys, failed: list[str],
-              initial_state: bool) -> bool:
+              initial_state: bool, secrets: Collection[str]) -> bool:
     """Roll back the FAILED connectors; False when a rollback step failed or was interrupted."""
     steps, notes = rollback_steps(failed, plan, live, prior, sensitive, plan.digest_salt,
                                   initial_state=initial_state)
@@ -267,5 +273,5 @@ def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executo
     if outcome.interrupted or outcome.save_error:
         return False
     executor.interrupts.raise_first = True
-    _verify(args, client, outcome, "Rollback: ", rolled)
+    _verify(args, client, outcome, "Rollback: ", rolled, secrets)
     return not outcome.failures

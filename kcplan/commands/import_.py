@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from kcplan.commands._options import add_render_options, print_warnings
-from kcplan.commands.plan import load_environment
+from kcplan.commands.plan import load_environment, shown_urls
 from kcplan.commands.state import add_lock_timeout
 from kcplan.errors import PlanError, UsageError
 from kcplan.plan.planner import build_plan, live_run_state
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Warning: not declared in the code, so the next apply would delete them: {', '.join(undeclared)}",
               file=sys.stderr)
     plan = build_plan(desired.connectors, desired.sensitive, saved, live, env=ctx.env_name,
-                      kafka_cluster_id=cluster_id, connect_urls=list(ctx.settings.connect_url),
+                      kafka_cluster_id=cluster_id, connect_urls=shown_urls(ctx),
                       targets=[_literal(n) for n in todo])
     print("\nWhat the code would change about them:\n")
     sys.stdout.write(render_plan(plan))

@@ -60,12 +60,19 @@ def load_environment(args: argparse.Namespace) -> tuple[Context, Desired]:
     return ctx, desired
 
 
+def shown_urls(ctx: Context) -> list[str]:
+    """The environment's Connect URLs as plans show and store them: without ``user:password@``."""
+    from kcplan.connect.client import redact_url
+
+    return [redact_url(u) for u in ctx.settings.connect_url]
+
+
 def make_plan(ctx: Context, desired: Desired, prior: State, *, refresh: bool = True,
               targets: list[str] | None = None, adopt: bool = False) -> Plan:
     """Read the cluster (one GET / and one expand request) unless refresh is off, then plan."""
     cluster_id: str | None = None
     live = None
-    urls = list(ctx.settings.connect_url)
+    urls = shown_urls(ctx)
     if refresh:
         with ctx.client() as client:
             cluster_id = client.server_info().kafka_cluster_id or None

@@ -1,4 +1,5 @@
-"""kcplan status: the on-call report, from ONE GET /connectors?expand=status per environment.
+"""kcplan status: the on-call report, from ONE GET /connectors?expand=status per environment
+(plus one config read per connector with a FAILED part, to mask its secrets in the worker's traces).
 
 Several environments are fetched concurrently and reported together; one that cannot be reached
 does not hide the others (its error goes to stderr and the exit code is 1).
@@ -11,16 +12,18 @@ import fnmatch
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from kcplan.config.environment import available_envs
-from kcplan.connect.models import LiveConnector
+from kcplan.connect.models import ConnectorStatus, LiveConnector
 from kcplan.context import Context, require_env
 from kcplan.errors import KcplanError, StateError, UsageError
 from kcplan.views import status_view
 from kcplan.views.status_view import StatusRow
 
 if TYPE_CHECKING:
+    from kcplan.config.sensitive import SensitiveKeys
     from kcplan.connect.client import ConnectClient
 
 EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
@@ -91,10 +94,46 @@ def read_statuses(client: ConnectClient) -> dict[str, LiveConnector]:
             for name, st in client.statuses().items()}
 
 
+def mask_traces(client: ConnectClient, sensitive: SensitiveKeys,
+                live: dict[str, LiveConnector]) -> dict[str, LiveConnector]:
+    """The statuses with the secrets of each FAILED connector's config masked in its traces.
+
+    A worker's trace may quote config values (a file name, a JDBC URL with its password), and the
+    status answer carries no config: the config of each connector with a failure is read (one
+    ``GET /connectors/NAME/config`` each, a few at a time; none when nothing failed). A connector whose
+    config cannot be read (deleted meanwhile) keeps its trace as the worker wrote it.
+    """
+    failing = [name for name, c in live.items() if c.status is not None and _has_failure(c.status)]
+    if not failing:
+        return live
+    from kcplan.connect.client import scrub
+
+    def secrets_of(name: str) -> list[str]:
+        try:
+            return sensitive.secret_values(client.get_config(name))
+        except KcplanError:
+            return []
+
+    with ThreadPoolExecutor(max_workers=min(MAX_ENV_PARALLELISM, len(failing))) as pool:
+        found = dict(zip(failing, pool.map(secrets_of, failing), strict=True))
+    masked = dict(live)
+    for name, secrets in found.items():
+        status = live[name].status
+        if secrets and status is not None:
+            tasks = tuple(replace(t, trace=t.trace and scrub(t.trace, secrets)) for t in status.tasks)
+            masked[name] = replace(live[name], status=replace(
+                status, trace=status.trace and scrub(status.trace, secrets), tasks=tasks))
+    return masked
+
+
+def _has_failure(status: ConnectorStatus) -> bool:
+    return status.state == "FAILED" or any(t.state == "FAILED" for t in status.tasks)
+
+
 def _fetch(args: argparse.Namespace, env: str) -> list[StatusRow]:
     ctx = Context(args.project_dir, env, bool(args.debug))
     with ctx.client() as client:
-        live = read_statuses(client)
+        live = mask_traces(client, ctx.sensitive, read_statuses(client))
     managed = _managed_names(ctx)
     rows = [status_view.build_row(env, connector, None if managed is None else name in managed)
             for name, connector in sorted(live.items())]

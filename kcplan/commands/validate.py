@@ -13,7 +13,7 @@ from kcplan.commands._options import add_render_options, print_warnings, render_
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
 from kcplan.config.sensitive import SensitiveKeys
-from kcplan.connect.client import GENERAL_KEY, ConnectClient
+from kcplan.connect.client import GENERAL_KEY, ConnectClient, redact_url
 from kcplan.context import Context, require_env
 from kcplan.errors import ApiError, AuthFailed, SpecError
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                                     rendered.sensitive, ctx.settings.parallelism)
     if problems:
         raise SpecError([str(p) for p in problems], SPEC_HINT)
-    print(summary(rendered, online_url=ctx.settings.connect_url[0] if ctx else None))
+    print(summary(rendered, online_url=redact_url(ctx.settings.connect_url[0]) if ctx else None))
     return 0
 
 

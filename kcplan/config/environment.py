@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
 
 from kcplan.config import jsonnet
 from kcplan.errors import ConfigError
@@ -38,15 +38,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _header_text(value: str) -> str:
+    """HTTP header values (basic auth, bearer token, headers) are Latin-1 text on one line; anything
+    else would fail deep inside the HTTP library. The message never shows the value."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError("HTTP headers carry Latin-1 characters only; this value has others "
+                         "(value not shown)") from None
+    if "\r" in value or "\n" in value:
+        raise ValueError("HTTP header values cannot contain line breaks (value not shown)")
+    return value
+
+
+def _header_secret(value: SecretStr) -> SecretStr:
+    _header_text(value.get_secret_value())
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_text)]
+HeaderSecret = Annotated[SecretStr, AfterValidator(_header_secret)]
+
+
 class BasicAuth(_Strict):
-    username: str
-    password: SecretStr
+    username: HeaderText
+    password: HeaderSecret
 
 
 class AuthSettings(_Strict):
     basic: BasicAuth | None = None
-    bearer_token: SecretStr | None = None
-    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    bearer_token: HeaderSecret | None = None
+    headers: dict[HeaderText, HeaderSecret] = Field(default_factory=dict)
 
 
 class TlsSettings(_Strict):

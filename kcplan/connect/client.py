@@ -13,7 +13,8 @@ connection refused / connect timeout / name not resolved    nothing was sent: tr
                                                             then RebalanceInProgress
 read timeout, connection reset after sending, a cut-off     outcome unknown: a write raises
 answer, 500 "Request timed out", 500 "IO Error trying to    UnknownOutcome at once (never repeated);
-forward REST request", 502/503/504 from a proxy             a read is retried like a rebalance
+forward REST request", 502/503/504 from a proxy,            a read is retried like a rebalance
+a 2xx answer to a write whose body is not JSON (not Connect's)
 401 / 403                                                   AuthFailed at once (no credentials shown)
 400                                                         InvalidConfig, per-key messages in .errors
 404                                                         NotFound (delete: done; status: state None)
@@ -266,8 +267,11 @@ class ConnectClient:
             _enable_debug_logging()
 
     @classmethod
-    def from_settings(cls, settings: Settings, debug: bool = False) -> ConnectClient:
-        """Build the client from an environment's settings (secrets unwrapped only here)."""
+    def from_settings(cls, settings: Settings, debug: bool = False,
+                      sensitive: SensitiveKeys | None = None) -> ConnectClient:
+        """Build the client from an environment's settings (secrets unwrapped only here). ``sensitive``
+        (default: the settings' sensitive_keys) decides which values of a request body are masked in
+        the server's messages: pass the project's (schemas included) so PASSWORD keys are masked too."""
         basic = settings.auth.basic
         auth = (basic.username, basic.password.get_secret_value()) if basic else None
         token = settings.auth.bearer_token.get_secret_value() if settings.auth.bearer_token else None
@@ -291,7 +295,7 @@ class ConnectClient:
             verify=verify,
             cert=cert,
             debug=debug,
-            sensitive=SensitiveKeys(extra_keys=settings.sensitive_keys),
+            sensitive=sensitive or SensitiveKeys(extra_keys=settings.sensitive_keys),
         )
 
     @property
@@ -580,6 +584,11 @@ class ConnectClient:
                 body, is_json = _parse_json(text)
                 message = scrub(_server_message(body, text, is_json), secrets)
                 verdict = OK if status in accept else classify(status, message, name)
+                if verdict == OK and is_write and not is_json and text.strip():
+                    # Connect answers writes with JSON or nothing: this came from something in between
+                    # (a login page, a gateway), which may or may not have passed the write on.
+                    raise _unknown_outcome(shown, f"the answer (HTTP {status}) is not from Kafka Connect: "
+                                                  f"{message}", name)
                 if verdict == OK:
                     return Reply(method, path, status, text, body, is_json)
                 if verdict == LOST and is_write:
