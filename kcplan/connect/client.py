@@ -29,6 +29,7 @@ values of sensitive keys that were part of the request.
 
 from __future__ import annotations
 
+import http.client
 import json as jsonlib
 import logging
 import os
@@ -45,7 +46,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProtocolError
 
 from kcplan.config.sensitive import MASK, SensitiveKeys
 from kcplan.connect.models import ConnectorStatus, LiveConnector, ServerInfo
@@ -71,6 +72,9 @@ USER_AGENT = "kcplan/0.1"
 POOL_SIZE = 32  # connections kept per worker URL; more than any parallelism setting allows (64 max waits)
 FALLBACK_PARALLELISM = 8  # concurrent per-connector reads for workers without expand (< 2.3)
 BACKOFF_FIRST, BACKOFF_MAX = 0.25, 5.0
+PROBE_TIMEOUT = 30.0  # s for GET /: answered by any worker at once, even in a rebalance
+NOT_CONNECT_HINT = ("Check that connect_url in the environment settings (or KCPLAN_CONNECT_URL) points at the Kafka "
+                    "Connect REST port (often 8083), not at a Kafka broker (9092) or another service.")
 GENERAL_KEY = "(general)"  # InvalidConfig.errors key for messages that name no config key
 
 # -- classification of answers (pure functions, unit-tested with literal inputs) -------------------------
@@ -321,7 +325,7 @@ class ConnectClient:
     def server_info(self) -> ServerInfo:
         """GET / (version, commit, Kafka cluster id); cached for the client's lifetime."""
         if self._server_info is None:
-            body = self._request("GET", "/").json_object()
+            body = self._request("GET", "/", probe=True).json_object()
             self._server_info = ServerInfo(
                 version=str(body.get("version", "")),
                 commit=str(body.get("commit", "")),
@@ -561,11 +565,14 @@ class ConnectClient:
         write: bool | None = None,
         name: str | None = None,
         accept: tuple[int, ...] = (),
+        probe: bool = False,
     ) -> Reply:
         """Send one logical request; returns a 2xx (or accepted) Reply or raises a kcplan error.
 
         ``write`` (default: every method but GET) decides what a lost answer means: a write raises
-        UnknownOutcome and is never repeated, a read is retried until retry_deadline.
+        UnknownOutcome and is never repeated, a read is retried until retry_deadline. ``probe`` (the
+        first contact, GET /, which a worker answers at once) waits at most PROBE_TIMEOUT and fails at
+        once without an answer: a wrong port (a Kafka broker's) accepts the connection and stays silent.
         """
         is_write = method != "GET" if write is None else write
         shown = f"{method} {unquote(path)}"
@@ -574,8 +581,11 @@ class ConnectClient:
         attempt = 0
         while True:
             try:
-                resp = self._send(method, path, params, json)
+                resp = self._send(method, path, params, json,
+                                  read_timeout=min(self.timeout, PROBE_TIMEOUT) if probe else self.timeout)
             except _Lost as lost:
+                if probe:
+                    raise ConnectionFailed(f"{shown}: {lost.reason}", NOT_CONNECT_HINT) from None
                 if is_write:
                     raise _unknown_outcome(shown, lost.reason, name) from None
                 verdict, problem, status = LOST, lost.reason, 0
@@ -607,7 +617,7 @@ class ConnectClient:
             time.sleep(delay)
 
     def _send(self, method: str, path: str, params: list[tuple[str, str]] | None,
-              json: Any) -> requests.Response:
+              json: Any, read_timeout: float) -> requests.Response:
         """One HTTP exchange, trying the worker URLs in turn while nothing could be sent."""
         with self._lock:
             start = self._current
@@ -620,7 +630,7 @@ class ConnectClient:
             try:
                 resp = self._session.request(
                     method, url, params=params, json=json,
-                    timeout=(self.connect_timeout, self.timeout), allow_redirects=False,
+                    timeout=(self.connect_timeout, read_timeout), allow_redirects=False,
                 )
             except requests.exceptions.SSLError as exc:
                 tls_problem = _tls_reason(exc, self._session.cert is not None)
@@ -644,13 +654,17 @@ class ConnectClient:
                     self._log(method, url, params, reason, began)
                     continue
                 self._count_sent()
+                if _not_http(exc):
+                    self._log(method, url, params, "not HTTP", began)
+                    raise ConnectionFailed(f"{method} {redact_url(url)}: the server answered, but not with HTTP",
+                                           NOT_CONNECT_HINT) from None
                 self._log(method, url, params, "connection lost", began)
                 raise _Lost(f"the connection to {redact_url(self._urls[index])} was closed before an "
                             "answer came") from None
             except requests.exceptions.Timeout:
                 self._count_sent()
                 self._log(method, url, params, "read timeout", began)
-                raise _Lost(f"no answer from {redact_url(self._urls[index])} within {self.timeout:g} s") \
+                raise _Lost(f"no answer from {redact_url(self._urls[index])} within {read_timeout:g} s") \
                     from None
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
                 self._count_sent()
@@ -793,6 +807,14 @@ def _server_message(body: Any, text: str, is_json: bool) -> str:
     if is_json:
         return body_snippet(text)
     return f"(not JSON) {body_snippet(text)}"
+
+
+def _not_http(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the server answered bytes that are not an HTTP status line (not a closed connection)."""
+    inner = exc.args[0] if exc.args else None
+    causes = inner.args if isinstance(inner, ProtocolError) else ()
+    return any(isinstance(c, http.client.BadStatusLine) and not isinstance(c, http.client.RemoteDisconnected)
+               for c in causes)
 
 
 def unsent_reason(exc: requests.exceptions.ConnectionError) -> str | None:

@@ -743,3 +743,62 @@ def test_distributed_reads_and_writes_during_rebalances_succeed_through_retries(
     assert retries >= 1, "the cluster never answered a rebalance error within 150 s: nothing was exercised"
     with ThreadPoolExecutor(max_workers=8) as pool:  # together: one rebalance round, not one per delete
         list(pool.map(clients[0].delete, configs))
+
+
+class RawServer:
+    """A TCP server that is not Kafka Connect: it accepts connections and either stays silent (like a
+    Kafka broker's port, which waits for a binary request) or answers ``reply`` bytes and closes."""
+
+    def __init__(self, reply: bytes | None) -> None:
+        import socket
+
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        self.held: list[Any] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.recv(65536)
+            if self.reply is None:
+                self.held.append(conn)  # keep it open and silent
+            else:
+                conn.sendall(self.reply)
+                conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_silent_port_fails_the_first_request_at_once_naming_the_rest_port() -> None:
+    server = RawServer(None)
+    try:
+        client = ConnectClient([server.url], timeout=1.0, retry_deadline=60)
+        with pytest.raises(ConnectionFailed) as err:
+            client.server_info()
+        assert err.value.message == f"GET /: no answer from {server.url} within 1 s"
+        assert "Connect REST port (often 8083), not at a Kafka broker (9092)" in (err.value.hint or "")
+        assert server.accepted == 1  # no retry for the first contact
+    finally:
+        server.close()
+
+
+def test_an_answer_that_is_not_http_fails_at_once_without_retrying() -> None:
+    server = RawServer(b"\x00\x00\x00\x10not an http answer\r\n\r\n")
+    try:
+        client = ConnectClient([server.url], retry_deadline=60)
+        with pytest.raises(ConnectionFailed) as err:
+            client.connector_names()
+        assert err.value.message == f"GET {server.url}/connectors: the server answered, but not with HTTP"
+        assert server.accepted == 1
+    finally:
+        server.close()

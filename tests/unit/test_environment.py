@@ -93,3 +93,20 @@ def test_relative_tls_paths_are_taken_from_the_project_folder(tmp_path: Path, mo
     tls = load_settings(tmp_path, "dev").tls
     assert (tls.ca_bundle, tls.client_cert, tls.client_key) == (
         str(tmp_path / "certs" / "ca.pem"), "/etc/kc/client.pem", str(tmp_path / "certs" / "client.key"))
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("http://us:pw@[::1:1", "'http://***@[::1:1' is not a valid URL (Invalid IPv6 URL)"),
+    ("http://us:pw@127.0.0.1:99999", "'http://***@127.0.0.1:99999' is not a valid URL (Port out of range 0-65535)"),
+    ("http://127.0.0.1:abc", "'http://127.0.0.1:abc' is not a valid URL (Port could not be cast to integer value"),
+    ("ftp://us:pw@w:21", "'ftp://***@w:21' is not an http:// or https:// URL"),
+    ("http://:8083", "'http://:8083' has no host name"),
+])
+def test_bad_urls_are_named_without_their_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
+                                                      problem: str) -> None:
+    write_settings(tmp_path, "dev", "{connect_url: 'http://ok:8083'}")
+    monkeypatch.setenv("KCPLAN_CONNECT_URL", url)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path, "dev")
+    assert problem in err.value.message and "pw" not in err.value.message
+    assert "connect_url" in err.value.message and "KCPLAN_CONNECT_URL here" in (err.value.hint or "")
