@@ -511,7 +511,8 @@ def start_sandbox(root: Path, mode: str = "standalone", workers: int | None = No
                            "Standalone runs exactly 1 worker; use --mode distributed --workers N.")
     say = progress or (lambda _msg: None)
     java = find_java()
-    jars, jars_from = connect_classpath(kafka_home)
+    home = kafka_home if kafka_home is not None else os.environ.get("KAFKA_HOME") or None
+    jars, jars_from = connect_classpath(home)
     tansu = find_tansu()
 
     directory = sandbox_dir(root).resolve()
@@ -525,7 +526,7 @@ def start_sandbox(root: Path, mode: str = "standalone", workers: int | None = No
         (directory / STATE_FILE).unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     for old in [*directory.glob("*.log"), *directory.glob("*.log.failed"), *directory.glob("*.properties"),
-                *directory.glob("offsets-*")]:
+                *directory.glob("*.log.[0-9]*"), *directory.glob("offsets-*")]:
         old.unlink()
     (directory / "log4j2.properties").write_text(LOG4J2)
     (directory / "log4j.properties").write_text(LOG4J1)
@@ -535,7 +536,8 @@ def start_sandbox(root: Path, mode: str = "standalone", workers: int | None = No
     info = SandboxInfo(dir=directory, mode=mode, processes=[], status="starting", jars=jars_from,
                        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                        extra={"extra_listeners": list(extra_listeners),
-                              "worker_props": dict(extra_worker_props or {})})
+                              "worker_props": dict(extra_worker_props or {}),
+                              "kafka_home": str(home) if home else None})  # for restart_worker
     taken: set[int] = set()
     try:
         say("starting the tansu broker")
@@ -615,15 +617,22 @@ def _start_worker(java: Path, classpath: str, mode: str, index: int, info: Sandb
                                         extra_listeners=info.extra.get("extra_listeners", ()),
                                         extra_props=info.extra.get("worker_props")))
     log = directory / f"{name}.log"
+    child = _spawn(_worker_command(java, classpath, mode, directory, config), log, directory,
+                   stop_with_parent, _worker_env())
+    return _record(name, "worker", child, port, log, url=f"http://127.0.0.1:{port}", config=config)
+
+
+def _worker_command(java: Path, classpath: str, mode: str, directory: Path, config: Path) -> list[str]:
     main = ("org.apache.kafka.connect.cli.ConnectStandalone" if mode == "standalone"
             else "org.apache.kafka.connect.cli.ConnectDistributed")
-    cmd = [str(java), *JVM_OPTIONS,
-           f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
-           f"-Dlog4j.configuration=file:{directory / 'log4j.properties'}",
-           "-cp", classpath, main, str(config)]
-    env = {k: v for k, v in os.environ.items() if k not in ("CLASSPATH", "JAVA_TOOL_OPTIONS")}
-    child = _spawn(cmd, log, directory, stop_with_parent, env)
-    return _record(name, "worker", child, port, log, url=f"http://127.0.0.1:{port}", config=config)
+    return [str(java), *JVM_OPTIONS,
+            f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
+            f"-Dlog4j.configuration=file:{directory / 'log4j.properties'}",
+            "-cp", classpath, main, str(config)]
+
+
+def _worker_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("CLASSPATH", "JAVA_TOOL_OPTIONS")}
 
 
 def _wait_ready(info: SandboxInfo, java: Path, classpath: str, taken: set[int], deadline: float,
@@ -729,3 +738,108 @@ def sandbox_status(root: Path) -> tuple[SandboxInfo, list[ProcessStatus]] | None
             answering = reply is not None and reply.status_code == 200
         result.append(ProcessStatus(proc, alive, answering))
     return info, result
+
+
+# ---------------------------------------------------------------- one worker down and up again (tests)
+
+
+def _recorded_worker(info: SandboxInfo, index: int) -> ProcessInfo:
+    name = f"worker-{index}"
+    for proc in info.workers:
+        if proc.name == name:
+            return proc
+    known = ", ".join(w.name for w in info.workers) or "none"
+    raise SandboxError(f"the sandbox has no {name} (workers: {known})", "Workers are numbered from 1.")
+
+
+def _loaded(root: Path) -> SandboxInfo:
+    info = load_info(root)
+    if info is None:
+        raise SandboxError(f"no sandbox is recorded under {sandbox_dir(root)}", "Start one first.")
+    return info
+
+
+def kill_worker(root: Path, index: int, sig: int = signal.SIGKILL, grace: float = 30.0) -> ProcessInfo:
+    """Send ``sig`` (default SIGKILL) to the recorded worker ``index`` (1-based) and wait until it is gone.
+
+    For fault tests: the worker is checked by pid *and* start time, so a reused pid is never hit.
+    Its record stays in the state file (``restart_worker`` starts it again; ``stop`` skips it).
+    """
+    proc = _recorded_worker(_loaded(root), index)
+    if not is_alive(proc):
+        raise SandboxError(f"{proc.name} (pid {proc.pid}) is not running", "Start it with restart_worker.")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, sig)
+    deadline = time.monotonic() + grace
+    while not _exited(proc):
+        if time.monotonic() > deadline:
+            raise SandboxError(f"{proc.name} (pid {proc.pid}) still runs {grace:g} s after signal {int(sig)}",
+                               "Stop it by hand with 'kill -9 PID'.")
+        time.sleep(0.05)
+    return proc
+
+
+def _exited(proc: ProcessInfo) -> bool:
+    """All threads gone, so its sockets are closed. ``is_alive`` is False as soon as the main thread is a
+    zombie, while the JVM's other threads (and its listening socket) can live on for a moment."""
+    if is_alive(proc):
+        return False
+    child = _CHILDREN.get(proc.pid)
+    if child is not None:
+        return child.poll() is not None
+    try:
+        return len(os.listdir(f"/proc/{proc.pid}/task")) <= 1
+    except OSError:
+        return True
+
+
+def restart_worker(root: Path, index: int, *, wait: bool = True, timeout: float = DEFAULT_TIMEOUT,
+                   stop_with_parent: bool = False) -> ProcessInfo:
+    """Start the stopped worker ``index`` again: same command, properties file (so the same port and,
+    distributed, the same group), same jars. Its previous log is kept as ``worker-N.log.K``.
+
+    With ``wait`` this returns once the worker answers and (distributed) the group has formed again;
+    otherwise at once (see :func:`wait_ready`).
+    """
+    info = _loaded(root)
+    proc = _recorded_worker(info, index)
+    if is_alive(proc):
+        raise SandboxError(f"{proc.name} (pid {proc.pid}) is still running", "Kill it first (kill_worker).")
+    if proc.config is None or not Path(proc.config).is_file():
+        raise SandboxError(f"the properties file of {proc.name} is missing ({proc.config})",
+                           "Start a new sandbox.")
+    jars, _from = connect_classpath(info.extra.get("kafka_home"))
+    classpath = os.pathsep.join(str(j) for j in jars)
+    log = Path(proc.log)
+    if log.exists():
+        kept = 1
+        while log.with_name(f"{log.name}.{kept}").exists():
+            kept += 1
+        log.rename(log.with_name(f"{log.name}.{kept}"))
+    child = _spawn(_worker_command(find_java(), classpath, info.mode, info.dir, Path(proc.config)), log,
+                   info.dir, stop_with_parent, _worker_env())
+    fresh = _record(proc.name, "worker", child, proc.port, log, url=proc.url, config=Path(proc.config))
+    info.processes[info.processes.index(proc)] = fresh
+    _save(info)
+    if wait:
+        wait_ready(root, timeout)
+    return fresh
+
+
+def wait_ready(root: Path, timeout: float = DEFAULT_TIMEOUT) -> SandboxInfo:
+    """Wait until every recorded worker runs and answers and (distributed) all are in one group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = _loaded(root)
+        dead = [p.name for p in info.processes if not is_alive(p)]
+        if dead:
+            logs = " ".join(p.log for p in info.processes if p.name in dead)
+            raise SandboxError(f"{', '.join(dead)} not running", f"See the logs: {logs}")
+        answering = all(_worker_ready(str(w.url)) is not None for w in info.workers)
+        if answering and (info.mode == "standalone" or _group_formed(info.workers)):
+            return info
+        if time.monotonic() > deadline:
+            logs = " ".join(w.log for w in info.workers)
+            raise SandboxError(f"the sandbox workers were not ready within {timeout:g} s",
+                               f"See the logs: {logs}")
+        time.sleep(0.25)

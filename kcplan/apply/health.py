@@ -419,7 +419,7 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
                 verdict = judge.decide(now, quiet_since, quiet.settle(judge.settle))
                 if verdict is not None:
                     decided.append((judge, verdict))
-            if any(not judge.evidence for judge, _ in decided) and _herder_busy(client, decided, clock):
+            if any(not judge.evidence for judge, _ in decided) and _herder_busy(client, decided):
                 quiet.touch(clock())  # the quiet was a rebalance in progress: judge those later
                 decided = [(judge, verdict) for judge, verdict in decided if judge.evidence]
             for judge, verdict in decided:
@@ -447,17 +447,18 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
     return [results[name] for name in order]
 
 
-def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]], clock: Callable[[], float]) -> bool:
-    """One herder round trip before trusting a quiet cluster: ``GET /connectors/NAME/config`` is served by
-    the worker's herder thread, so it stalls or answers 500 "rebalance" while a rebalance is under way
-    (the stretches in which pending restarts show no status change); standalone answers at once."""
+def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]]) -> bool:
+    """One herder round trip to every configured worker before trusting a quiet cluster:
+    ``GET /connectors/NAME/config`` is served by each worker's herder thread, so it stalls or answers
+    409/500 while that worker is in a rebalance (the stretches in which pending restarts show no
+    status change). Every worker is asked: the connector's own worker may be mid-rebalance while the
+    others answer at once. Standalone answers at once."""
     name = next(judge.name for judge, _ in decided if not judge.evidence)
-    began = clock()
     try:
-        client.get_config(name)  # type: ignore[attr-defined]
+        seconds = client.herder_round_trip(name)  # type: ignore[attr-defined]
     except KcplanError:
         return True
-    return clock() - began > PROBE_SLOW
+    return bool(seconds > PROBE_SLOW)
 
 
 def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callable[[], float],

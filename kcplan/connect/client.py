@@ -409,6 +409,28 @@ class ConnectClient:
     def get_config(self, name: str) -> dict[str, str]:
         return _str_config(self._request("GET", _cpath(name, "config"), name=name).json_object())
 
+    def herder_round_trip(self, name: str) -> float:
+        """Seconds the slowest configured worker took to answer ``GET /connectors/NAME/config``, asked
+        one by one, without retries or failover. Each worker's herder thread serves it, so it stalls or
+        answers 409/500 while THAT worker is in a rebalance: health verification uses it to tell a quiet
+        cluster from a busy one, and the connector's own worker may be busy while another is not.
+        Raises ConnectionFailed naming the worker when one does not answer 200."""
+        slowest = 0.0
+        for base in self._urls:
+            url = base + _cpath(name, "config")
+            began = time.monotonic()
+            try:
+                resp = self._session.get(url, timeout=(self.connect_timeout, self.timeout), allow_redirects=False)
+            except requests.exceptions.RequestException as exc:
+                self._log("GET", url, None, type(exc).__name__, began)
+                raise ConnectionFailed(f"GET {redact_url(url)}: {type(exc).__name__}") from None
+            self._count_sent()
+            self._log("GET", url, None, resp.status_code, began)
+            if resp.status_code != 200:
+                raise ConnectionFailed(f"GET {redact_url(url)}: HTTP {resp.status_code}")
+            slowest = max(slowest, time.monotonic() - began)
+        return slowest
+
     def put_config(self, name: str, config: Mapping[str, str]) -> bool:
         """PUT /connectors/NAME/config: create or replace; True when created (201)."""
         try:
@@ -810,11 +832,12 @@ def _server_message(body: Any, text: str, is_json: bool) -> str:
 
 
 def _not_http(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the server answered bytes that are not an HTTP status line (not a closed connection)."""
+    """True when the server answered bytes that are not an HTTP status line (not a closed connection,
+    nor an HTTP status line cut off in the middle: that answer was lost, the request may have landed)."""
     inner = exc.args[0] if exc.args else None
     causes = inner.args if isinstance(inner, ProtocolError) else ()
     return any(isinstance(c, http.client.BadStatusLine) and not isinstance(c, http.client.RemoteDisconnected)
-               for c in causes)
+               and not str(c.args[0] if c.args else "").startswith("HTTP/") for c in causes)
 
 
 def unsent_reason(exc: requests.exceptions.ConnectionError) -> str | None:

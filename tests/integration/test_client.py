@@ -802,3 +802,18 @@ def test_an_answer_that_is_not_http_fails_at_once_without_retrying() -> None:
         assert server.accepted == 1
     finally:
         server.close()
+
+
+def test_herder_round_trip_asks_every_worker_and_reports_the_slowest(
+        connect_url: str, unique_name: Callable[..., str], tmp_path: Path) -> None:
+    name = unique_name()
+    ConnectClient([connect_url]).put_config(name, source(tmp_path, "t"))
+    with FaultProxy(connect_url) as slow, FaultProxy(connect_url) as busy:
+        slow.add("GET", rf"^/connectors/{name}/config$", "delay", seconds=1.5)
+        client = ConnectClient([connect_url, slow.url])
+        assert client.herder_round_trip(name) >= 1.5
+        assert [(s.method, s.path) for s in slow.seen] == [("GET", f"/connectors/{name}/config")]
+        busy.add("GET", rf"^/connectors/{name}/config$", "rebalance")
+        with pytest.raises(ConnectionFailed) as err:
+            ConnectClient([connect_url, busy.url], retry_deadline=60).herder_round_trip(name)
+        assert err.value.message == f"GET {busy.url}/connectors/{name}/config: HTTP 409"

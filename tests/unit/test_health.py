@@ -261,13 +261,14 @@ class Script:
     def restart(self, name: str, include_tasks: bool = False, only_failed: bool = False) -> None:
         self.restarts.append((name, include_tasks, only_failed))
 
-    def get_config(self, name: str) -> dict[str, str]:
+    def herder_round_trip(self, name: str) -> float:
         """The herder probe: slow (3 s, a rebalance) while ``busy_probes`` lasts."""
         self.probes.append(name)
         if self.busy_probes:
             self.busy_probes -= 1
             self.clock.now += 3.0
-        return {"name": name}
+            return 3.0
+        return 0.01
 
 
 class FakeClock:
