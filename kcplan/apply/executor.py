@@ -2,15 +2,18 @@
 
 A plan becomes steps (``build_steps``). Phase 0 deletes (a replace's delete too) and records the
 state-only actions (adopt/forget); phase 1 creates and updates (a replace's create too); phase 2
-pauses and resumes; phase 3 stops. A connector has at most one step per phase, so the steps of a
-phase are independent and run concurrently, at most ``parallelism`` at a time. A connector whose
-step failed gets no later step; other connectors go on.
+pauses; phase 3 resumes, ONE AT A TIME; phase 4 stops. A connector has at most one step per phase,
+so the steps of a phase are independent and run concurrently, at most ``parallelism`` at a time
+(resumes: one). A connector whose step failed gets no later step; other connectors go on.
 
-Why pause/resume get a phase of their own: on a standalone worker (Connect 3.9 measured here) a
-pause or resume takes the config store's lock and then the herder's, while stop, config writes and
-deletes take them in the other order; run at the same moment they deadlock the worker's REST API
-for good (seen with one pause and one stop of two different connectors). Steps of one kind never
-deadlock each other, so each kind runs concurrently within its own phase.
+Why run-state changes get phases of their own: on a standalone worker (Connect 3.9 measured here) a
+pause or resume takes the config store's lock and then the herder's, while stop, config writes,
+deletes and the task reconfiguration that a resume starts in the background take them in the other
+order; run at the same moment they deadlock the worker's REST API for good (seen with one pause and
+one stop; and with resumes of connectors whose config was just updated running next to pauses or
+other resumes). Pauses never deadlock each other; resumes do (through their background task), so
+they go one by one, after every pause. A resume's background task can still outlive its request;
+distributed workers have one herder thread and none of this.
 
 Workers only talk to Connect (``StepRunner``) and return a StepResult. The main thread alone turns
 results into the state (``record``) and saves it (atomically, under the lock the caller holds), so
@@ -47,7 +50,8 @@ if TYPE_CHECKING:
 
 Op = Literal["delete", "create", "update", "run_state", "adopt", "forget"]
 PHASES: dict[str, int] = {"delete": 0, "adopt": 0, "forget": 0, "create": 1, "update": 1}
-RUN_STATE_PHASES: dict[str, int] = {"PAUSED": 2, "RUNNING": 2, "STOPPED": 3}
+RUN_STATE_PHASES: dict[str, int] = {"PAUSED": 2, "RUNNING": 3, "STOPPED": 4}
+ONE_AT_A_TIME = frozenset({3})  # resumes (see the module docstring)
 EXIT_INTERRUPTED = 1
 
 
@@ -407,8 +411,9 @@ class Executor:
             else:
                 pending.append(step)
         pending.reverse()  # pop() from the end keeps plan order
+        limit = 1 if todo and todo[0].phase in ONE_AT_A_TIME else self.parallelism
         while pending or self._in_flight:
-            while pending and len(self._in_flight) < self.parallelism and not self._stopping(outcome):
+            while pending and len(self._in_flight) < limit and not self._stopping(outcome):
                 step = pending.pop()
                 self._in_flight[pool.submit(self.runner.run, step)] = step
             if not self._in_flight:

@@ -5,6 +5,7 @@ file. Talking to Connect is tested against the real worker (tests/integration/te
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -68,11 +69,11 @@ def test_steps_come_in_phases_delete_then_write_then_run_state() -> None:
     )
     configs = {n: cfg(n, secret="plain") for n in "acdef"}
     steps = build_steps(plan, configs, initial_state=True)
-    # pauses/resumes and stops get phases of their own: on a standalone worker they deadlock each other
+    # pauses, resumes and stops get phases of their own: on a standalone worker they deadlock each other
     assert [(s.name, s.op, s.target, s.phase) for s in steps] == [
         ("b", "delete", None, 0), ("d", "delete", None, 0), ("f", "adopt", "RUNNING", 0), ("g", "forget", None, 0),
         ("a", "create", "PAUSED", 1), ("c", "update", None, 1), ("d", "create", "RUNNING", 1),
-        ("e", "run_state", "PAUSED", 2), ("c", "run_state", "STOPPED", 3),
+        ("e", "run_state", "PAUSED", 2), ("c", "run_state", "STOPPED", 4),
     ]
     a = steps[4]
     assert a.config == configs["a"] and a.digested == cfg("a")
@@ -82,7 +83,7 @@ def test_steps_come_in_phases_delete_then_write_then_run_state() -> None:
 def test_without_initial_state_support_a_create_runs_first_and_is_paused_later() -> None:
     plan = make_plan(change("a", Action.CREATE, state_to="STOPPED", desired_config=cfg("a")))
     steps = build_steps(plan, {"a": cfg("a")}, initial_state=False)
-    assert [(s.op, s.target, s.phase) for s in steps] == [("create", "RUNNING", 1), ("run_state", "STOPPED", 3)]
+    assert [(s.op, s.target, s.phase) for s in steps] == [("create", "RUNNING", 1), ("run_state", "STOPPED", 4)]
 
 
 def test_a_write_without_its_plain_config_is_refused() -> None:
@@ -411,3 +412,34 @@ def test_the_first_interrupt_only_asks_to_stop_or_raises_while_waiting_for_healt
     waiting.raise_first = True
     with pytest.raises(KeyboardInterrupt):
         waiting._handle(sig.SIGTERM, None)
+
+
+def test_pauses_then_resumes_one_at_a_time_then_stops(tmp_path: Path) -> None:
+    """Standalone Connect deadlocks on resumes next to pauses or other resumes: the executor never overlaps them."""
+    names = {"p1": "PAUSED", "p2": "PAUSED", "p3": "PAUSED", "r1": "RUNNING", "r2": "RUNNING", "r3": "RUNNING",
+             "s1": "STOPPED"}
+    actions = {"PAUSED": Action.PAUSE, "RUNNING": Action.RESUME, "STOPPED": Action.STOP}
+    state_from = {"PAUSED": "RUNNING", "RUNNING": "PAUSED", "STOPPED": "RUNNING"}
+    plan = make_plan(*(change(n, actions[t], state_from=state_from[t], state_to=t, desired_config=cfg(n))
+                       for n, t in names.items()))
+    steps = build_steps(plan, {n: cfg(n) for n in names}, initial_state=True)
+    active: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def on_run(step: Step) -> None:
+        with lock:
+            active.append(step.name)
+            order.append(step.name)
+            overlaps.append(tuple(sorted(active)))
+        time.sleep(0.05)
+        with lock:
+            active.remove(step.name)
+
+    store = new_store(tmp_path)
+    with store.locked("apply"):
+        Executor(Scripted(on_run=on_run), store, State().with_salt(SALT), parallelism=8).run(steps)  # type: ignore[arg-type]
+    assert sorted(order[:3]) == ["p1", "p2", "p3"] and order[3:6] == ["r1", "r2", "r3"] and order[6] == "s1"
+    assert max(len(o) for o in overlaps if o[0].startswith("p")) >= 2  # pauses still run together
+    assert all(o in (("r1",), ("r2",), ("r3",)) for o in overlaps if any(n.startswith("r") for n in o))
