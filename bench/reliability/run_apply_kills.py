@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -34,20 +32,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_lines  # noqa: E402
 from kcplan import sandbox  # noqa: E402
 from tests.reliability.applykill import Report, RunResult, Scenario, delete_connectors  # noqa: E402
 
 RESULTS = Path(__file__).with_name("apply_kills.md")
-
-
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def log(message: str) -> None:
@@ -99,6 +88,7 @@ def write(out: Path, args: argparse.Namespace, seed: int, report: Report, about:
                          for r in report.failed)
     table = "\n".join(f"| {name} | {phases.get(name, 0)} |" for name in
                       ("startup", "steps", "verification", "after the end"))
+    machine = "\n".join(machine_lines(f"Kafka Connect {about.get('version', '?')} standalone (kcplan sandbox)"))
     text = f"""# SIGKILL at a random moment of a 20-connector apply
 
 Run: {now}, `python bench/reliability/run_apply_kills.py --runs {args.runs} --seed {seed} \
@@ -106,9 +96,7 @@ Run: {now}, `python bench/reliability/run_apply_kills.py --runs {args.runs} --se
 
 ## Machine
 
-- uname: `{" ".join(platform.uname())}`
-- CPU: {cpu()}, {os.cpu_count()} cores (shared with other test runs)
-- Python {platform.python_version()}; Kafka Connect {about.get("version", "?")} standalone (kcplan sandbox)
+{machine}
 
 ## What a run does
 

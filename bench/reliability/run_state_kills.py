@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
 import random
 import subprocess
 import sys
@@ -30,19 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_lines  # noqa: E402
 from tests.reliability.statekill import Report, run_kills  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.md")
-
-
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def filesystem(path: Path) -> str:
@@ -80,6 +69,7 @@ def main() -> int:
     examples = "\n".join(f"  - run {r.index}: {r.problem}" for r in control.broken[:3])
     failures = "\n".join(f"  - run {r.index} (after {r.delay:.3f} s): {r.problem}" for r in atomic.broken)
     failures_text = "\n" + failures if failures else ""
+    machine = "\n".join(machine_lines(f"temp folder on {fs}"))
     text = f"""# SIGKILL during state writes
 
 Run: {now}, `python bench/reliability/run_state_kills.py --runs {args.runs} --control-runs {args.control_runs} \
@@ -87,9 +77,7 @@ Run: {now}, `python bench/reliability/run_state_kills.py --runs {args.runs} --co
 
 ## Machine
 
-- uname: `{" ".join(platform.uname())}`
-- CPU: {cpu()}, {os.cpu_count()} cores
-- Python {platform.python_version()}; temp folder on {fs}
+{machine}
 
 ## What a run does
 
