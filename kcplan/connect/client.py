@@ -228,9 +228,10 @@ class Reply:
 class _Lost(Exception):
     """The request was sent (maybe processed) but no complete answer came back."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, silent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.silent = silent  # nothing at all came back within the read timeout
 
 
 class ConnectClient:
@@ -594,7 +595,8 @@ class ConnectClient:
         ``write`` (default: every method but GET) decides what a lost answer means: a write raises
         UnknownOutcome and is never repeated, a read is retried until retry_deadline. ``probe`` (the
         first contact, GET /, which a worker answers at once) waits at most PROBE_TIMEOUT and fails at
-        once without an answer: a wrong port (a Kafka broker's) accepts the connection and stays silent.
+        once when nothing at all comes back: a wrong port (a Kafka broker's) accepts the connection and
+        stays silent.
         """
         is_write = method != "GET" if write is None else write
         shown = f"{method} {unquote(path)}"
@@ -606,7 +608,7 @@ class ConnectClient:
                 resp = self._send(method, path, params, json,
                                   read_timeout=min(self.timeout, PROBE_TIMEOUT) if probe else self.timeout)
             except _Lost as lost:
-                if probe:
+                if probe and lost.silent:  # a cut-off answer is retried like any lost read
                     raise ConnectionFailed(f"{shown}: {lost.reason}", NOT_CONNECT_HINT) from None
                 if is_write:
                     raise _unknown_outcome(shown, lost.reason, name) from None
@@ -686,8 +688,8 @@ class ConnectClient:
             except requests.exceptions.Timeout:
                 self._count_sent()
                 self._log(method, url, params, "read timeout", began)
-                raise _Lost(f"no answer from {redact_url(self._urls[index])} within {read_timeout:g} s") \
-                    from None
+                raise _Lost(f"no answer from {redact_url(self._urls[index])} within {read_timeout:g} s",
+                            silent=True) from None
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
                 self._count_sent()
                 self._log(method, url, params, "answer cut off", began)
