@@ -293,7 +293,8 @@ def main() -> int:
         if not urls:
             sandbox_root = work / "sandbox"
             log("starting a distributed sandbox (2 workers) ...")
-            urls = list(sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300).urls)
+            urls = list(sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300,
+                                              stop_with_parent=True).urls)
         url = urls[0]
         log(f"cluster: {', '.join(urls)}")
         about = machine(url)

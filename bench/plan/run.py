@@ -181,7 +181,7 @@ def default_heap_run(work: Path, jvm_default: tuple[str, ...], count: int, repea
     setattr(sandbox, "JVM_OPTIONS", jvm_default)  # noqa: B010 (this process only)
     root = work / "sandbox-default-heap"
     print(f"starting a second sandbox ({' '.join(jvm_default)}) ...", flush=True)
-    url = sandbox.start_sandbox(root, mode="standalone", timeout=300).url
+    url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True).url
     try:
         project = work / "project-default-heap"
         make_project(project, url, count)
@@ -232,7 +232,7 @@ def main() -> int:
             setattr(sandbox, "JVM_OPTIONS", jvm)  # noqa: B010 (this process only)
             sandbox_root = work / "sandbox"
             print(f"starting a standalone sandbox (-Xmx{opts.heap}) ...", flush=True)
-            url = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300).url
+            url = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300, stop_with_parent=True).url
         inputs = Path("/tmp/kcplan-bench")
         inputs.mkdir(exist_ok=True)
         for i in range(opts.count + 10):  # existing (empty) input files: no task spins waiting for one

@@ -166,7 +166,8 @@ def main() -> int:
         try:
             if url is None:
                 root.mkdir()
-                url = sandbox.start_sandbox(root, mode="standalone", workers=1, timeout=300).url
+                url = sandbox.start_sandbox(root, mode="standalone", workers=1, timeout=300,
+                                            stop_with_parent=True).url
                 log(f"sandbox: {url}")
             about = requests.get(url + "/", timeout=30).json()
             report = run_all(url, Path(tmp), args.runs, seed, args.fresh_every)

@@ -291,7 +291,7 @@ def main() -> int:
                     f"-Xmx{heap}" if o.startswith("-Xmx") else o for o in default_options)
                 print(f"starting a standalone sandbox with -Xmx{heap} ...", flush=True)
                 try:
-                    url = sandbox.start_sandbox(root, mode="standalone", timeout=300).url
+                    url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True).url
                     results.append((f"standalone worker, -Xmx{heap}", measure(url, opts.count, opts.repeat, work,
                                                                                      cleanup=False)))
                 finally:
