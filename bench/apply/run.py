@@ -92,54 +92,46 @@ class SeedResult:
     retries: int
 
 
+def put_until_accepted(http: Any, url: str, name: str, variant: str) -> int:
+    """PUT the connector's config, repeating rebalance answers after 1 s; how many were repeated."""
+    retries = 0
+    while True:
+        reply = http.put(f"{url}/connectors/{name}/config", json=config_of(name), timeout=300)
+        if reply.status_code < 300:
+            return retries
+        if not is_rebalance(reply):
+            raise SystemExit(f"{variant}: PUT {name} -> {reply.status_code} {reply.text[:300]}")
+        retries += 1
+        time.sleep(1)
+
+
+def wait_all_running(url: str, names: list[str]) -> None:
+    while not all_running(url, names)[0]:
+        time.sleep(1)
+
+
 def seed(url: str, names: list[str]) -> SeedResult:
     """Sequential PUTs, no verification; then poll until every connector RUNNING."""
     session = requests.Session()
     retries = 0
     began = time.monotonic()
     for i, name in enumerate(names):
-        while True:
-            reply = session.put(f"{url}/connectors/{name}/config", json=config_of(name), timeout=300)
-            if reply.status_code < 300:
-                break
-            if not is_rebalance(reply):
-                raise SystemExit(f"seed: PUT {name} -> {reply.status_code} {reply.text[:300]}")
-            retries += 1
-            time.sleep(1)
+        retries += put_until_accepted(session, url, name, "seed")
         if i % 10 == 9:
             log(f"seed: {i + 1} PUTs done")
     puts = time.monotonic() - began
-    while True:
-        done, _ready = all_running(url, names)
-        if done:
-            break
-        time.sleep(1)
+    wait_all_running(url, names)
     return SeedResult(time.monotonic() - began, puts, retries)
 
 
 def all_at_once(url: str, names: list[str]) -> SeedResult:
     """(c) the floor for ANY client on this cluster: every PUT at the same time (one thread per connector,
     rebalance answers repeated after 1 s), no state, no verification; then poll until every one is RUNNING."""
-    retries = 0
-    lock = threading.Lock()
-
-    def put(name: str) -> None:
-        nonlocal retries
-        while True:
-            reply = requests.put(f"{url}/connectors/{name}/config", json=config_of(name), timeout=300)
-            if reply.status_code < 300:
-                return
-            if not is_rebalance(reply):
-                raise SystemExit(f"all-at-once: PUT {name} -> {reply.status_code} {reply.text[:300]}")
-            with lock:
-                retries += 1
-            time.sleep(1)
-
     began = time.monotonic()
-    parallel_map(put, names, workers=len(names))
+    retries = sum(parallel_map(lambda name: put_until_accepted(requests, url, name, "all-at-once"), names,
+                               workers=len(names)))
     puts = time.monotonic() - began
-    while not all_running(url, names)[0]:
-        time.sleep(1)
+    wait_all_running(url, names)
     return SeedResult(time.monotonic() - began, puts, retries)
 
 
@@ -158,6 +150,9 @@ class WorkerLogs:
         self.offsets = {f: f.stat().st_size for f in self.files}
 
     def since_mark(self) -> dict[str, int]:
+        """Counts since mark(); empty when the cluster is not this script's sandbox (no logs to read)."""
+        if not self.files:
+            return {}
         counts = dict.fromkeys(self.PATTERNS, 0)
         for f in self.files:
             with f.open("rb") as fh:

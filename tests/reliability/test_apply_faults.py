@@ -217,22 +217,31 @@ def _count(stats: Counter[str], proxy: FaultProxy) -> None:
         stats[seen.fault] += 1
 
 
-def test_rebalance_answers_on_30_percent_of_all_requests(
-        tmp_path: Path, proxy: FaultProxy, connect_url: str, unique_name: Callable[..., str]) -> None:
+def _each_seed(what: str, run: Callable[[int], str], reset: Callable[[], None]) -> None:
+    """Run the scenario once per seed (RUNS of them from _base_seed()), print one line per seed, and fail
+    at the end with every failing seed's message (so one bad seed does not hide the others)."""
     base = _base_seed()
-    print(f"\nrebalance scenario: seeds {base}..{base + RUNS - 1} (KCPLAN_RELIABILITY_SEED={base})")
+    print(f"\n{what} scenario: seeds {base}..{base + RUNS - 1} (KCPLAN_RELIABILITY_SEED={base})")
     failures: list[str] = []
     for seed in range(base, base + RUNS):
-        proxy.clear_random()
+        reset()
         try:
-            stats = run_rebalances(tmp_path / f"a-{seed}", proxy, connect_url, seed, unique_name)
+            summary = run(seed)
         except (AssertionError, pytest.fail.Exception) as exc:
             failures.append(f"seed {seed}: {exc}")
             print(f"seed {seed}: FAILED")
             continue
-        print(f"seed {seed}: ok; {stats.get('rebalance', 0)} x 409 + {stats.get('rebalance500', 0)} x 500 "
-              f"rebalance answers out of {stats['requests']} requests")
+        print(f"seed {seed}: ok; {summary}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_rebalance_answers_on_30_percent_of_all_requests(
+        tmp_path: Path, proxy: FaultProxy, connect_url: str, unique_name: Callable[..., str]) -> None:
+    def one(seed: int) -> str:
+        stats = run_rebalances(tmp_path / f"a-{seed}", proxy, connect_url, seed, unique_name)
+        return (f"{stats.get('rebalance', 0)} x 409 + {stats.get('rebalance500', 0)} x 500 "
+                f"rebalance answers out of {stats['requests']} requests")
+    _each_seed("rebalance", one, proxy.clear_random)
 
 
 # -- b. writes applied, their answers lost --------------------------------------------------------------
@@ -322,19 +331,8 @@ def _check_writes(proxy: FaultProxy, ops: dict[str, str], stderr: str, seed: int
 
 def test_lost_answers_never_write_twice(
         tmp_path: Path, proxy: FaultProxy, connect_url: str, unique_name: Callable[..., str]) -> None:
-    base = _base_seed()
-    print(f"\nlost-answer scenario: seeds {base}..{base + RUNS - 1} (KCPLAN_RELIABILITY_SEED={base})")
-    failures: list[str] = []
-    for seed in range(base, base + RUNS):
-        proxy.clear_random()
-        try:
-            stats = run_lost_answers(tmp_path / f"b-{seed}", proxy, connect_url, seed, unique_name)
-        except (AssertionError, pytest.fail.Exception) as exc:
-            failures.append(f"seed {seed}: {exc}")
-            print(f"seed {seed}: FAILED")
-            continue
-        print(f"seed {seed}: ok; {stats}")
-    assert not failures, "\n\n".join(failures)
+    _each_seed("lost-answer", lambda seed: str(run_lost_answers(tmp_path / f"b-{seed}", proxy, connect_url, seed,
+                                                                unique_name)), proxy.clear_random)
 
 
 # -- c. non-JSON and truncated answers, one request kind at a time ---------------------------------------
@@ -571,19 +569,8 @@ def _refuse_after_first_write(proxy: FaultProxy, slow: Rule, after: float, down:
 
 def test_connections_refused_during_apply(
         tmp_path: Path, proxy: FaultProxy, connect_url: str, unique_name: Callable[..., str]) -> None:
-    base = _base_seed()
-    print(f"\nrefused-connection scenario: seeds {base}..{base + RUNS - 1} (KCPLAN_RELIABILITY_SEED={base})")
-    failures: list[str] = []
-    for seed in range(base, base + RUNS):
-        proxy.rules.clear()
-        try:
-            outcome = run_refused(tmp_path / f"d-{seed}", proxy, connect_url, seed, unique_name)
-        except (AssertionError, pytest.fail.Exception) as exc:
-            failures.append(f"seed {seed}: {exc}")
-            print(f"seed {seed}: FAILED")
-            continue
-        print(f"seed {seed}: ok; {outcome}")
-    assert not failures, "\n\n".join(failures)
+    _each_seed("refused-connection", lambda seed: str(run_refused(tmp_path / f"d-{seed}", proxy, connect_url, seed,
+                                                                  unique_name)), proxy.rules.clear)
 
 
 # -- the proxy's new modes do what the scenarios rely on ------------------------------------------------
