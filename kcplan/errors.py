@@ -132,3 +132,15 @@ class LockHeld(StateError):
 
 class PlanError(KcplanError):
     default_hint = "Run 'kcplan plan' again."
+
+
+class SandboxError(KcplanError):
+    """The local sandbox (broker and Connect workers) could not be started, inspected or stopped."""
+
+    default_hint = "See the logs under .kcplan/sandbox/ of the project."
+
+
+class SandboxMissing(SandboxError):
+    """A piece needed to run the sandbox (java, mvn, jars, a broker) is not installed or not reachable."""
+
+    default_hint = "Run .ci/setup from the kcplan repository."

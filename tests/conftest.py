@@ -7,6 +7,11 @@
 - ``unique_name``: ``unique_name()`` / ``unique_name("sink")`` returns a fresh connector name;
   connectors left under those names are deleted after the test.
 
+The sandboxes run real Apache Kafka (broker and Connect) of the version given by ``--kafka-version``
+(default: the sandbox's default, 4.3.1; ``.ci/run`` also runs the integration tests with 3.9.2). The option
+sets ``KCPLAN_SANDBOX_KAFKA_VERSION``, so sandboxes that tests start themselves (and ``kcplan sandbox up``
+run by a test) use the same version.
+
 When java or the jars are missing the fixtures FAIL (never skip): CI must notice.
 Tests using ``connect_url`` are marked ``integration``, tests using ``distributed_urls`` also
 ``distributed`` (so ``-m "not distributed"`` leaves the slow cluster out).
@@ -27,7 +32,8 @@ import pytest
 import requests
 
 from kcplan.errors import KcplanError
-from kcplan.sandbox import SandboxInfo, start_sandbox, stop_sandbox
+from kcplan.sandbox import DEFAULT_KAFKA_VERSION, SandboxInfo, start_sandbox, stop_sandbox
+from kcplan.sandbox.resolve import VERSION_ENV
 
 STANDALONE_ENV = "KCPLAN_TEST_CONNECT_URL"
 DISTRIBUTED_ENV = "KCPLAN_TEST_DISTRIBUTED_URLS"
@@ -36,6 +42,26 @@ STARTUP_TIMEOUT = float(os.environ.get("KCPLAN_TEST_STARTUP_TIMEOUT", "180"))
 
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
 _counter = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--kafka-version", default=os.environ.get(VERSION_ENV) or DEFAULT_KAFKA_VERSION,
+                     help=f"Apache Kafka version of the test sandboxes (default {DEFAULT_KAFKA_VERSION}; "
+                          "'stand-in': the PyPI stand-in)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ[VERSION_ENV] = config.getoption("--kafka-version")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"kcplan sandbox: Apache Kafka {config.getoption('--kafka-version')} ({VERSION_ENV})"
+
+
+@pytest.fixture(scope="session")
+def kafka_version(pytestconfig: pytest.Config) -> str:
+    """The Apache Kafka version the sandboxes of this run use (``--kafka-version``)."""
+    return str(pytestconfig.getoption("--kafka-version"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

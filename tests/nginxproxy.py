@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from kcplan.sandbox import _parent_death_signal
+from kcplan.sandbox import parent_death_prefix
 
 PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range (see /work/shared/real-connect.md)
 
@@ -136,9 +136,8 @@ class NginxProxy:
             pytest.fail(f"nginx -t rejected the generated config:\n{test.stderr}", pytrace=False)
         self._log = open(folder / "stdout.log", "wb")  # noqa: SIM115 (closed in close())
         self._proc = subprocess.Popen(
-            [nginx, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
+            [*parent_death_prefix(), nginx, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_parent_death_signal(),
         )
         self._wait_listening()
 

@@ -178,7 +178,6 @@ def default_heap_run(work: Path, jvm_default: tuple[str, ...], count: int, repea
     """The same no-op plan against a sandbox with the sandbox module's own JVM options."""
     from kcplan import sandbox
 
-    setattr(sandbox, "JVM_OPTIONS", jvm_default)  # noqa: B010 (this process only)
     root = work / "sandbox-default-heap"
     print(f"starting a second sandbox ({' '.join(jvm_default)}) ...", flush=True)
     url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True).url
@@ -227,12 +226,13 @@ def main() -> int:
             # 1,000 source tasks (a producer each) do not fit the sandbox's default 512 MB heap: every
             # request then runs into garbage collection (GET ?expand=info took 3.3 s at 1,000
             # connectors, 0.03 s at 500). Kafka's own connect-*.sh scripts give Connect -Xmx2G.
-            jvm_default = tuple(sandbox.JVM_OPTIONS)
-            jvm = tuple(f"-Xmx{opts.heap}" if o.startswith("-Xmx") else o for o in sandbox.JVM_OPTIONS)
-            setattr(sandbox, "JVM_OPTIONS", jvm)  # noqa: B010 (this process only)
+            from kcplan.sandbox.configs import WORKER_JVM
+
+            jvm_default = WORKER_JVM
             sandbox_root = work / "sandbox"
             print(f"starting a standalone sandbox (-Xmx{opts.heap}) ...", flush=True)
-            url = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300, stop_with_parent=True).url
+            url = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300, stop_with_parent=True,
+                                        worker_heap=opts.heap).url
         inputs = Path("/tmp/kcplan-bench")
         inputs.mkdir(exist_ok=True)
         for i in range(opts.count + 10):  # existing (empty) input files: no task spins waiting for one

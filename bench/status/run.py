@@ -283,20 +283,16 @@ def main() -> int:
         else:
             from kcplan import sandbox
 
-            default_options: tuple[str, ...] = sandbox.JVM_OPTIONS
             for heap in [h.strip() for h in opts.worker_heaps.split(",") if h.strip()]:
                 root = work / f"sandbox-{heap}"
-                # the sandbox reads JVM_OPTIONS when it starts a worker: only -Xmx differs
-                sandbox.JVM_OPTIONS = tuple(  # type: ignore[assignment]  # a bench-only override
-                    f"-Xmx{heap}" if o.startswith("-Xmx") else o for o in default_options)
                 print(f"starting a standalone sandbox with -Xmx{heap} ...", flush=True)
                 try:
-                    url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True).url
+                    url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True,
+                                                worker_heap=heap).url
                     results.append((f"standalone worker, -Xmx{heap}", measure(url, opts.count, opts.repeat, work,
                                                                                      cleanup=False)))
                 finally:
                     sandbox.stop_sandbox(root)
-                    sandbox.JVM_OPTIONS = default_options  # type: ignore[assignment]
         n = opts.count
         date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [

@@ -1,4 +1,4 @@
-"""kcplan sandbox up|down|status: a real local Kafka Connect for demos and tests (kcplan/sandbox.py)."""
+"""kcplan sandbox up|down|status: a real local Apache Kafka and Kafka Connect for demos and tests (kcplan/sandbox/)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="up: one standalone worker (default) or a distributed cluster")
     parser.add_argument("--workers", type=int, metavar="N", default=None,
                         help="up --mode distributed: number of workers (default 2)")
+    parser.add_argument("--kafka-version", metavar="VERSION", default=None,
+                        help=f"up: the Apache Kafka broker and Connect version, fetched once from Maven Central "
+                             f"(default {sandbox.DEFAULT_KAFKA_VERSION}, the newest 4.x served in full; tested: "
+                             f"{', '.join(sandbox.TESTED_VERSIONS)}); '{sandbox.STAND_IN}' runs the PyPI stand-in "
+                             "(Connect 3.9.0 on the tansu broker), which is also used when mvn is missing or offline "
+                             "and no version is given")
     parser.add_argument("--kafka-home", metavar="DIR", default=None,
-                        help="up: take the Connect jars from DIR/libs of an Apache Kafka distribution "
-                             "(default: $KAFKA_HOME, else the jars installed by .ci/setup)")
+                        help="up: take the jars from DIR/libs of an unpacked Apache Kafka distribution instead "
+                             "(default: $KAFKA_HOME)")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", default=sandbox.DEFAULT_TIMEOUT,
                         help=f"up: how long to wait for the workers (default {sandbox.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--grace", type=float, metavar="SECONDS", default=sandbox.DEFAULT_GRACE,
@@ -46,13 +52,15 @@ def _up(root: Path, args: argparse.Namespace) -> int:
                          "Run 'kcplan sandbox up --mode distributed --workers N'.")
     info = sandbox.start_sandbox(
         root, mode=args.mode, workers=args.workers, kafka_home=args.kafka_home, timeout=args.timeout,
+        kafka_version=args.kafka_version,
         progress=lambda msg: print(f"sandbox: {msg} ...", file=sys.stderr, flush=True),
     )
     version = f"Kafka Connect {info.connect_version}" if info.connect_version else "Kafka Connect"
     print(f"Sandbox up: {version}, {info.mode}, {len(info.workers)} worker"
           f"{'s' if len(info.workers) > 1 else ''}, ready in {info.startup_seconds:.1f} s")
+    print(_broker_line(info))
     for proc in info.processes:
-        where = proc.url if proc.role == "worker" else f"127.0.0.1:{proc.port} (Kafka protocol, tansu)"
+        where = proc.url if proc.role == "worker" else f"{info.bootstrap_servers} (bootstrap servers)"
         print(f"  {proc.name:<9} {where:<45} pid {proc.pid}")
     print(f"Logs and state: {_shown(info.dir)}")
     print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
@@ -81,6 +89,7 @@ def _status(root: Path) -> int:
     version = f" Kafka Connect {info.connect_version}" if info.connect_version else ""
     state = "running" if healthy else "UNHEALTHY"
     print(f"Sandbox {state}: {info.mode},{version} started {info.started_at}")
+    print(_broker_line(info))
     for st in statuses:
         proc = st.process
         where = proc.url if proc.role == "worker" else f"127.0.0.1:{proc.port}"
@@ -96,6 +105,15 @@ def _status(root: Path) -> int:
         return EXIT_UNHEALTHY
     print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
     return 0
+
+
+def _broker_line(info: sandbox.SandboxInfo) -> str:
+    """e.g. 'broker: Apache Kafka 4.3.1 (KRaft)'; the stand-in says that it is one, and why it runs."""
+    kind = info.broker_kind or "tansu (stand-in broker, memory only)"
+    note = info.extra.get("note") or ""
+    if info.stand_in:
+        return f"broker: {kind}: not Apache Kafka{f' ({note})' if note else ''}"
+    return f"broker: {kind}"
 
 
 def _shown(path: Path) -> str:

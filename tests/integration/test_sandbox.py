@@ -1,4 +1,4 @@
-"""`kcplan sandbox` starts and stops a REAL Kafka Connect (plus tansu broker) and only its own processes."""
+"""`kcplan sandbox` starts and stops a REAL Apache Kafka broker and Connect, and only its own processes."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from kcplan import sandbox
-from kcplan.sandbox import sandbox_dir, start_sandbox, stop_sandbox
+from kcplan.sandbox import broker, lifecycle, processes, sandbox_dir, start_sandbox, stop_sandbox
 
 STARTUP = "180"  # seconds; generous, this 2-core machine runs other test suites too
 
@@ -53,7 +52,7 @@ def file_source(name: str, tmp: Path) -> dict[str, str]:
             "file": str(tmp / f"{name}.txt"), "topic": f"{name}-topic", "tasks.max": "1"}
 
 
-def test_cli_standalone_up_status_down(tmp_path: Path) -> None:
+def test_cli_standalone_up_status_down(tmp_path: Path, kafka_version: str) -> None:
     try:
         up = kcplan(tmp_path, "sandbox", "up", "--timeout", STARTUP)
         assert up.returncode == 0, up.stderr + up.stdout
@@ -65,7 +64,9 @@ def test_cli_standalone_up_status_down(tmp_path: Path) -> None:
         assert f"export KCPLAN_CONNECT_URL={url}\n" in up.stdout
         assert all(p["port"] < 32768 for p in recorded["processes"])
         assert requests.get(url + "/connectors", timeout=10).json() == []
-        assert requests.get(url + "/", timeout=10).json()["version"] == "3.9.0"
+        assert requests.get(url + "/", timeout=10).json()["version"] == kafka_version
+        assert f"broker: Apache Kafka {kafka_version} (KRaft)\n" in up.stdout
+        assert recorded["broker_kind"] == f"Apache Kafka {kafka_version} (KRaft)"
         assert requests.get(url + "/health", timeout=10).status_code == 200
         for name in ("worker-1.log", "broker.log", "worker-1.properties", "log4j2.properties"):
             assert (sandbox_dir(tmp_path) / name).is_file(), name
@@ -74,6 +75,7 @@ def test_cli_standalone_up_status_down(tmp_path: Path) -> None:
         status = kcplan(tmp_path, "sandbox", "status")
         assert status.returncode == 0, status.stderr
         assert "Sandbox running: standalone" in status.stdout
+        assert f"broker: Apache Kafka {kafka_version} (KRaft)\n" in status.stdout
         assert url in status.stdout and str(worker["pid"]) in status.stdout
 
         again = kcplan(tmp_path, "sandbox", "up", "--timeout", STARTUP)
@@ -121,17 +123,21 @@ def test_ports_taken_after_the_check_are_retried(tmp_path: Path, monkeypatch: py
     held.bind(("127.0.0.1", 0))
     held.listen()
     busy = held.getsockname()[1]
-    real_pick = sandbox._pick_port
-    calls: list[int] = []
+    real_pick = processes.pick_port
+    calls = {"broker": 0, "worker": 0}
 
-    def pick(taken: set[int]) -> int:
-        calls.append(1)
-        return busy if len(calls) in (1, 3) else real_pick(taken)  # broker's and worker's 1st try
+    def picker(who: str) -> Callable[[set[int]], int]:
+        def pick(taken: set[int]) -> int:
+            calls[who] += 1
+            return busy if calls[who] == 1 else real_pick(taken)  # the first try of each
+        return pick
 
-    monkeypatch.setattr(sandbox, "_pick_port", pick)
+    monkeypatch.setattr(broker, "pick_port", picker("broker"))
+    monkeypatch.setattr(lifecycle, "pick_port", picker("worker"))
     try:
         info = start_sandbox(tmp_path, timeout=float(STARTUP), stop_with_parent=True)
         assert busy not in info.ports.values()
+        assert calls == {"broker": 4, "worker": 2}  # two tries of (listener, controller); two of the worker
         assert requests.get(info.url + "/connectors", timeout=10).json() == []
         failed = (sandbox_dir(tmp_path) / "worker-1.log.failed").read_text()
         assert "Address already in use" in failed
@@ -146,9 +152,44 @@ def test_kafka_home_without_jars_is_a_clear_error(tmp_path: Path) -> None:
     result = kcplan(tmp_path, "sandbox", "up", "--kafka-home", str(empty))
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: no Kafka Connect jars in {empty}/libs (connect-runtime-*.jar")
-    assert "--kafka-home" in result.stderr and ".ci/setup" in result.stderr
+    assert "--kafka-home" in result.stderr and "Maven Central" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (sandbox_dir(tmp_path) / "sandbox.json").exists()
+
+
+def test_a_version_maven_central_lacks_is_a_clear_error(tmp_path: Path) -> None:
+    """4.4.0's broker and runtime are served, its connect-file is not: the error names the artifact."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "KCPLAN_CACHE_DIR": str(cache)}
+    result = kcplan(tmp_path, "sandbox", "up", "--kafka-version", "4.4.0", env=env)
+    assert result.returncode == 1, result.stdout
+    assert "Error: Maven Central does not serve org.apache.kafka:connect-file:jar:4.4.0" in result.stderr
+    assert "--kafka-version 4.3.1" in result.stderr and "Traceback" not in result.stderr
+    assert not (cache / "kafka" / "4.4.0" / "libs").exists()  # nothing half-fetched is taken for a cache
+    assert not (sandbox_dir(tmp_path) / "sandbox.json").exists()
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    ("4.3", "Error: --kafka-version '4.3' is not a version like 4.3.1\n"),
+    ("2.8.2", "Error: Apache Kafka 2.8.2 cannot run the sandbox's KRaft broker (3.3 or newer needed)\n"),
+])
+def test_unusable_versions_are_refused_before_anything_starts(tmp_path: Path, version: str, message: str) -> None:
+    result = kcplan(tmp_path, "sandbox", "up", "--kafka-version", version)
+    assert (result.returncode, result.stderr.split("Hint")[0].splitlines(keepends=True)[0]) == (1, message)
+    assert not sandbox_dir(tmp_path).exists() or not (sandbox_dir(tmp_path) / "sandbox.json").exists()
+
+
+def test_the_stand_in_says_it_is_one(tmp_path: Path) -> None:
+    try:
+        up = kcplan(tmp_path, "sandbox", "up", "--kafka-version", "stand-in", "--timeout", STARTUP)
+        assert up.returncode == 0, up.stderr + up.stdout
+        line = "broker: tansu (stand-in broker, memory only): not Apache Kafka (stand-in: asked for)\n"
+        assert line in up.stdout
+        status = kcplan(tmp_path, "sandbox", "status")
+        assert line in status.stdout
+        assert requests.get(state(tmp_path)["processes"][1]["url"] + "/", timeout=10).json()["version"] == "3.9.0"
+    finally:
+        stop_sandbox(tmp_path)
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
