@@ -89,6 +89,7 @@ _KEYED_MESSAGES = (
     re.compile(r"^Invalid value .*? for configuration (?P<key>[^\s:]+)"),
     re.compile(r'^Missing required configuration "(?P<key>[^"]+)"'),
 )
+_UNKNOWN_CLASS_HINT = "Check connector.class: it must be one of the plugins installed on the worker (listed above)."
 _PLUGIN_DESC = re.compile(r"PluginDesc\{klass=[^{}]*?name='(?P<name>[^']+)'[^{}]*\}")
 
 
@@ -717,14 +718,22 @@ class ConnectClient:
         error_code = code if isinstance(code, int) else None
         common: dict[str, Any] = {"method": method, "path": path, "error_code": error_code}
         text = f"{shown} failed with HTTP {status}: {message}"
+        # Connect 4.x answers an unknown connector.class with 400, 3.x with 500.
+        unknown_class = "Failed to find any class that implements Connector" in message
         if status in (401, 403):
             return AuthFailed(text, status, **common)
+        if status == 400 and "%25" in path and not isinstance(body, dict):
+            return ApiError(f"{shown} failed with HTTP 400: the worker refuses a '%' in a URL path (Jetty 12, in "
+                            "Connect 4.x: 'Ambiguous URI path encoding'), so a connector whose name holds '%' cannot "
+                            "be read, changed or deleted through the REST API", status,
+                            hint="Rename the connector without '%' (Connect 3.x accepted such names).", **common)
         if status == 400:
-            errors = parse_config_errors(message)
+            errors = {"connector.class": [message]} if unknown_class else parse_config_errors(message)
             lines = [line for values in errors.values() for line in values]
             if len(lines) > 1 or _INVALID_HEADER.match(message):
                 text = f"{shown} failed with HTTP 400: the config is invalid:\n  " + "\n  ".join(lines)
-            return InvalidConfig(text, status, errors=errors, **common)
+            return InvalidConfig(text, status, errors=errors, hint=_UNKNOWN_CLASS_HINT if unknown_class else None,
+                                 **common)
         hint: str | None = None
         if status == 404:
             if name:
@@ -736,8 +745,8 @@ class ConnectClient:
                 hint = (f"Connector {name!r} exists already (maybe from an earlier attempt): read it back "
                         "('kcplan plan') before creating it again.")
             return Conflict(text, status, hint=hint, **common)
-        if "Failed to find any class that implements Connector" in message:
-            hint = "Check connector.class: it must be one of the plugins installed on the worker (listed above)."
+        if unknown_class:
+            hint = _UNKNOWN_CLASS_HINT
         elif status >= 500:
             hint = "Look at the Connect worker's log around this time; --debug shows the requests sent."
         return ApiError(text, status, hint=hint, **common)
