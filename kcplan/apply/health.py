@@ -1,59 +1,11 @@
 """Health verification after an apply: poll until every touched connector is healthy, FAILED, or time runs out.
 
-One ``GET /connectors?expand=status`` per interval (``ConnectClient.statuses``) covers every touched
-connector. Each connector has an :class:`Expectation` (desired state, plan action, when its last write
-returned); a :class:`Judge` per connector reads the stream of observations and decides. Judges are pure
-(no I/O, no clock): the rules are unit-tested with literal statuses and times.
-
-What counts:
-  RUNNING  connector RUNNING, at least one task, every task RUNNING (``tasks: []`` is not healthy)
-  PAUSED   connector PAUSED, every task PAUSED (or none: a connector created PAUSED has no tasks)
-  STOPPED  connector STOPPED, no tasks
-  ABSENT   not listed
-  FAILED   the connector or any task FAILED (a FAILED task leaves the connector RUNNING, so every
-           task is looked at); anything else (not listed, no status, UNASSIGNED, RESTARTING, tasks
-           still in the old state) is "not yet". A FAILED picture is final at once (failed tasks do not
-           heal); a healthy one must hold for HOLD s over two polls. Verification is a point in time:
-           a sink that fails on its first record 20 s later (consumer group join on tansu) is not seen.
-
-Status lags behind config, measured on Connect 3.9 (standalone, and 2 workers on tansu; the helper's
-report has the timelines):
-  * Standalone applies a write inside the request: 10 connectors x {update, failing update, second
-    failing update, fix, replace}, polled every 100 ms: every status change was visible BEFORE the
-    PUT returned, so whatever is read afterwards is the new generation -- but it looks exactly like
-    the old one when both are RUNNING.
-  * Distributed: the PUT returns once the config is in the config topic; the connector restarts, new
-    task configs are written, old tasks are stopped (UNASSIGNED) and restarted after a rebalance
-    (~5 s each on tansu). Until then the status shows the OLD generation: an old RUNNING 0.5-2 s
-    after a lone update, 4-69 s after 20 concurrent updates (8 at a time); an old FAILED 6 s after a
-    lone fix and up to 81 s under load -- a FAILED task is never rewritten to UNASSIGNED, so it turns
-    straight into the new state. Nothing in the REST API names the generation: not the status, not
-    ``worker_id``, not ``GET /connectors/NAME/tasks`` (unchanged when e.g. only a converter or a
-    producer override changes; it also stalls 5-19 s or answers 500 during rebalances).
-So no fixed wait after the write is sound (standalone needs none, a loaded cluster needed 69 s), and
-a status alone proves nothing for a connector that looks the same before and after. The rule:
-  1. create, pause, resume, stop and delete are judged on sight: the old generation cannot show the
-     target (there was no connector; the run state differs; not listed).
-  2. update and replace -- and any connector after kcplan restarted its failed tasks -- are FENCED:
-     their status counts once a poll after the write shows TURNOVER: the connector between
-     generations (not listed, no status, UNASSIGNED/RESTARTING, ``tasks: []``) or a picture other
-     than the first one seen after the write (FAILED -> RUNNING, another trace or worker). The old
-     generation, left alone, shows neither. (In 140 recorded fenced changes no verdict reached this
-     way was followed by another change.)
-  3. Without turnover (standalone always; a fast cluster whose restart fell between two polls), a
-     fenced connector is judged once the whole cluster was QUIET -- no connector changed its picture
-     (state, tasks, workers, traces, listed or not) -- for ``settle`` s (10; twice the longest quiet
-     stretch this verification saw end in a change, if longer) AND a herder round trip
-     (``GET /connectors/NAME/config``, served by the worker's herder thread) then answers within 1 s
-     and without a "rebalance" 500. Why both: pending restarts hide in rebalances, during which no
-     status changes -- under load a stale picture outlived 14 s of total quiet (so quiet alone would
-     need a settle of 30 s and more), but the herder stalls for the whole rebalance. Replayed over the
-     recorded distributed timelines at 1 s polls (2 x 20 connectors x 5 kinds of change), quiet alone
-     judged 12-20 connectors from stale pictures with settle 10, the quiet + probe rule none with
-     settle 5, 10, 15 or 20 s.
-  4. At the deadline a connector without a verdict is "unverified" with what was seen last, also when
-     it looks healthy or FAILED but the fence never lifted ("may predate the change"): unverified is
-     never reported as failed, and nothing is reported healthy from a picture that may be the old one.
+One ``GET /connectors?expand=status`` per interval (``ConnectClient.statuses``) covers every touched connector.
+Each connector has an :class:`Expectation` (desired state, plan action, when its last write returned); a
+:class:`Judge` per connector reads the stream of observations and decides. Judges are pure (no I/O, no clock):
+the rules are unit-tested with literal statuses and times. What counts as healthy or FAILED, the fencing
+(turnover) rule for updates, the quiet + herder-probe rule, "unverified" at the deadline, and the measured
+premises behind them (how far Connect's status lags behind a config write): docs/health.md.
 """
 
 from __future__ import annotations
@@ -204,7 +156,7 @@ def describe(desired: str, seen: Seen) -> str:
 
 @dataclass
 class Judge:
-    """Decides one expectation from observations (t, picture); see the module docstring for the rule."""
+    """Decides one expectation from observations (t, picture); see docs/health.md for the rule."""
 
     expectation: Expectation
     settle: float = SETTLE
