@@ -17,10 +17,10 @@ Writes bench/apply/results.md (machine, date, wall times, ratio vs (a), the reco
 
     python bench/apply/run.py [--count 50] [--parallelism 8,16,32,64] [--urls URL1,URL2] [--skip-seed]
 
-Without --urls it starts its own distributed sandbox (kcplan.sandbox, 2 workers, tansu broker) in a
-tmp dir and stops it at the end. Slow (tansu rebalances take ~5 s each): run it in the background,
-e.g. `nohup python bench/apply/run.py > /tmp/bench-apply.log 2>&1 &`. Target (issue 5): kcplan at
-least 6x faster than (a), verification included.
+Without --urls it starts its own distributed sandbox (kcplan.sandbox, 2 workers and the broker it
+runs, named in the results' machine lines) in a tmp dir and stops it at the end. Slow (minutes per
+variant): run it in the background, e.g. `nohup python bench/apply/run.py > /tmp/bench-apply.log 2>&1 &`.
+Target (issue 5): kcplan at least 6x faster than (a), verification included.
 """
 
 from __future__ import annotations
@@ -259,9 +259,14 @@ def delete_and_settle(url: str, names: list[str], quiet_s: float = 15.0, limit_s
     return time.monotonic() - began
 
 
-def machine(url: str) -> list[str]:
-    version = ConnectClient([url]).server_info().version
-    return machine_lines(f"Kafka Connect {version}, distributed, 2 workers, tansu broker, all on this machine")
+def machine(urls: list[str], broker: str | None) -> list[str]:
+    """``broker``: the sandbox's broker_kind; None for an existing cluster (--urls)."""
+    version = ConnectClient([urls[0]]).server_info().version
+    if broker is None:
+        return machine_lines(f"Kafka Connect {version}, distributed, {len(urls)} workers (an existing cluster, "
+                             "--urls); broker unknown (external)")
+    return machine_lines(f"Kafka Connect {version}, distributed, {len(urls)} workers, broker {broker}, "
+                         "all on this machine")
 
 
 def parallel_map(fn: Callable[[str], Any], items: list[str], workers: int = 16) -> list[Any]:
@@ -283,16 +288,18 @@ def main() -> int:
     INPUTS.mkdir(exist_ok=True)
     sandbox_root = None
     urls = [u.strip().rstrip("/") for u in opts.urls.split(",") if u.strip()]
+    broker: str | None = None
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         if not urls:
             sandbox_root = work / "sandbox"
             log("starting a distributed sandbox (2 workers) ...")
-            urls = list(sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300,
-                                              stop_with_parent=True).urls)
+            info = sandbox.start_sandbox(sandbox_root, mode="distributed", workers=2, timeout=300,
+                                         stop_with_parent=True)
+            urls, broker = list(info.urls), info.broker_kind
         url = urls[0]
         log(f"cluster: {', '.join(urls)}")
-        about = machine(url)
+        about = machine(urls, broker)
         logs = WorkerLogs(sandbox.sandbox_dir(sandbox_root) if sandbox_root else None)
         n = opts.count
         run_tag = datetime.datetime.now(datetime.UTC).strftime("%H%M%S")
@@ -362,9 +369,11 @@ def why_the_floor(rows: list[Row], n: int) -> list[str]:
         f"In (c) the {n} PUTs took {floor.writes_seconds:.0f} s, and then the cluster needed "
         f"{wait:.0f} s more: {forwarded} of the connectors ran on the follower worker, which forwards their",
         "task configs to the leader one at a time (`POST /connectors/NAME/tasks`, single-threaded in Connect's",
-        "DistributedHerder), and every task-config write makes the leader rebalance (about 5 s on this broker)",
-        f"before it takes the next one: {wait / forwarded:.1f} s per forwarded task config. Every variant shows",
-        "the same count and about the same wait after its writes. A client can only shorten the writes; kcplan's",
+        "DistributedHerder), and every task-config write makes the leader rebalance before it takes the next",
+        f"one: {wait / forwarded:.1f} s per forwarded task config in (c). Per variant: " + "; ".join(
+            f"{r.variant.split(':')[0]}: {r.cluster.get('forwarded task configs', '-')} forwarded, "
+            f"{r.seconds - r.writes_seconds:.0f} s after the writes" for r in rows if r.cluster) + ".",
+        "A client can only shorten the writes; kcplan's",
         "remaining distance to the floor is its extra work (state saved after every step, freshness checks,",
         "verification polling) and the writes it keeps bounded by --parallelism.",
     ]

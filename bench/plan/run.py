@@ -191,9 +191,12 @@ def default_heap_run(work: Path, jvm_default: tuple[str, ...], count: int, repea
         sandbox.stop_sandbox(root)
 
 
-def machine(url: str) -> list[str]:
+def machine(url: str, broker: str | None) -> list[str]:
+    """``broker``: the sandbox's broker_kind; None for an existing worker (--url)."""
     version = ConnectClient([url]).server_info().version
-    return machine_lines(f"Kafka Connect {version} (standalone sandbox, tansu broker) on the same machine")
+    if broker is None:
+        return machine_lines(f"Kafka Connect {version} (an existing worker, --url); broker unknown (external)")
+    return machine_lines(f"Kafka Connect {version} (standalone sandbox, broker {broker}) on the same machine")
 
 
 def fmt(times: list[float]) -> str:
@@ -219,6 +222,7 @@ def main() -> int:
     sandbox_root = None
     jvm_default: tuple[str, ...] = ()
     url = opts.url.rstrip("/")
+    broker: str | None = None
     try:
         if not url:
             from kcplan import sandbox
@@ -231,8 +235,9 @@ def main() -> int:
             jvm_default = WORKER_JVM
             sandbox_root = work / "sandbox"
             print(f"starting a standalone sandbox (-Xmx{opts.heap}) ...", flush=True)
-            url = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300, stop_with_parent=True,
-                                        worker_heap=opts.heap).url
+            info = sandbox.start_sandbox(sandbox_root, mode="standalone", timeout=300, stop_with_parent=True,
+                                         worker_heap=opts.heap)
+            url, broker = info.url, info.broker_kind
         inputs = Path("/tmp/kcplan-bench")
         inputs.mkdir(exist_ok=True)
         for i in range(opts.count + 10):  # existing (empty) input files: no task spins waiting for one
@@ -303,7 +308,7 @@ def main() -> int:
             "",
             f"Run: {date}, `python bench/plan/run.py {' '.join(sys.argv[1:])}`.",
             "",
-            "## Machine", "", *machine(url), f"- worker: {worker}", "",
+            "## Machine", "", *machine(url, broker), f"- worker: {worker}", "",
             "## Setup", "",
             f"- {n} FileStreamSource connectors, one Jsonnet file each (a shared library), validated against",
             "  the repo's FileStream schema; all created on the worker and recorded in state with `kcplan import`.",

@@ -175,16 +175,19 @@ def raw_request(url: str, query: str, repeat: int) -> tuple[list[float], int]:
     return times, size
 
 
-def machine(url: str) -> list[str]:
+def machine(url: str, broker: str | None) -> list[str]:
+    """``broker``: the sandbox's broker_kind; None for an existing worker (--url)."""
     version = ConnectClient([url]).server_info().version
-    return machine_lines(f"Kafka Connect {version} (standalone sandbox, tansu broker) on the same machine")
+    if broker is None:
+        return machine_lines(f"Kafka Connect {version} (an existing worker, --url); broker unknown (external)")
+    return machine_lines(f"Kafka Connect {version} (standalone sandbox, broker {broker}) on the same machine")
 
 
 def fmt(times: list[float]) -> str:
     return f"{statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
 
 
-def measure(url: str, n: int, repeat: int, work: Path, cleanup: bool) -> dict[str, Any]:
+def measure(url: str, n: int, repeat: int, work: Path, cleanup: bool, broker: str | None = None) -> dict[str, Any]:
     """Everything for one worker: create the connectors, time kcplan and the seed, delete them
     (``cleanup``; a sandbox that is stopped next is left as it is: 1,000 deletes take minutes)."""
     delete_ours(url)
@@ -226,7 +229,7 @@ def measure(url: str, n: int, repeat: int, work: Path, cleanup: bool) -> dict[st
         "raw_both": raw_request(url, "?expand=status&expand=info", repeat),
         "start": process_times(repeat, "-c", "pass"),
         "imports": process_times(repeat, "-m", "kcplan", "--version"),
-        "machine": machine(url),
+        "machine": machine(url, broker),
     }
     if cleanup:
         delete_ours(url)
@@ -287,10 +290,11 @@ def main() -> int:
                 root = work / f"sandbox-{heap}"
                 print(f"starting a standalone sandbox with -Xmx{heap} ...", flush=True)
                 try:
-                    url = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True,
-                                                worker_heap=heap).url
-                    results.append((f"standalone worker, -Xmx{heap}", measure(url, opts.count, opts.repeat, work,
-                                                                                     cleanup=False)))
+                    info = sandbox.start_sandbox(root, mode="standalone", timeout=300, stop_with_parent=True,
+                                                 worker_heap=heap)
+                    results.append((f"standalone worker, -Xmx{heap}", measure(info.url, opts.count, opts.repeat,
+                                                                                     work, cleanup=False,
+                                                                                     broker=info.broker_kind)))
                 finally:
                     sandbox.stop_sandbox(root)
         n = opts.count
