@@ -393,10 +393,10 @@ class _Builder:
         out = []
         for cls, names in sorted(self.unknown_classes.items()):
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            out.append(
-                f"no schema for connector class {cls!r} (used by {shown}): checked with the base rules "
-                f"only; add schemas/{cls}.json or run 'kcplan schemas pull -e {env_name} {cls}'"
-            )
+            text = f"no schema for connector class {cls!r} (used by {shown}): checked with the base rules only"
+            if cls.isprintable() and " " not in cls:  # else the hint would break the line
+                text += f"; add schemas/{cls}.json or run 'kcplan schemas pull -e {env_name} {cls}'"
+            out.append(text)
         return out
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kcplan.config.render import load_desired
+from kcplan.config.render import load_desired, render_environment
 from kcplan.config.schemas import (
     KeySpec,
     SchemaSet,
@@ -112,6 +112,12 @@ def test_unknown_class_validates_with_base_rules_and_warns(tmp_path: Path) -> No
         "no schema for connector class 'com.other.Thing' (used by c0, c1, c2, c3, c4 and 2 more): "
         "checked with the base rules only; add schemas/com.other.Thing.json or run "
         "'kcplan schemas pull -e dev com.other.Thing'"]
+
+
+def test_unknown_class_warning_stays_on_one_line_with_control_characters(tmp_path: Path) -> None:
+    project(tmp_path, "{ name: 'c1', 'connector.class': 'x\\ry' }", schema=None)
+    assert render_environment(tmp_path, "dev").warnings == [
+        "no schema for connector class 'x\\ry' (used by c1): checked with the base rules only"]
 
 
 @pytest.mark.parametrize(("spec", "value", "messages"), [
