@@ -83,21 +83,32 @@ def _first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
+def task_signature(seen: Seen) -> tuple[object, ...]:
+    """What a poll shows of one connector's tasks."""
+    if seen is None:
+        return ("ABSENT",)
+    return tuple(sorted((t.id, t.state, t.worker_id, _first_line(t.trace)) for t in seen.tasks))
+
+
 def signature(seen: Seen) -> tuple[object, ...]:
     """What a poll shows of one connector; two equal signatures are indistinguishable pictures."""
     if seen is None:
         return ("ABSENT",)
-    tasks = tuple(sorted((t.id, t.state, t.worker_id, _first_line(t.trace)) for t in seen.tasks))
-    return (seen.state, seen.worker_id, _first_line(seen.trace), tasks)
+    return (seen.state, seen.worker_id, _first_line(seen.trace), task_signature(seen))
 
 
-def between_generations(seen: Seen) -> bool:
-    """A picture the old generation cannot show once it runs: not listed, no status, restarting."""
-    if seen is None or seen.state is None or seen.state in TRANSITIONAL:
+def tasks_between_generations(seen: Seen) -> bool:
+    """Tasks the old generation cannot show: not listed, no status, none while RUNNING, one restarting."""
+    if seen is None or seen.state is None:
         return True
     if seen.state == "RUNNING" and not seen.tasks:
         return True
     return any(t.state in TRANSITIONAL for t in seen.tasks)
+
+
+def between_generations(seen: Seen) -> bool:
+    """A picture the old generation cannot show once it runs: the tasks above, or the connector restarting."""
+    return tasks_between_generations(seen) or (seen is not None and seen.state in TRANSITIONAL)
 
 
 def failures_of(seen: Seen) -> tuple[Failure, ...]:
@@ -166,7 +177,9 @@ class Judge:
     restarted: bool = field(default=False, init=False)
     restarted_what: str = field(default="", init=False)
     _first: tuple[object, ...] | None = field(default=None, init=False)
+    _first_tasks: tuple[object, ...] | None = field(default=None, init=False)
     _turnover: bool = field(default=False, init=False)
+    _task_turnover: bool = field(default=False, init=False)
     _polls: int = field(default=0, init=False)
     _last: Seen = field(default=None, init=False)
     _last_t: float | None = field(default=None, init=False)
@@ -192,18 +205,26 @@ class Judge:
 
     @property
     def evidence(self) -> bool:
-        """True once a poll proved the status is from after the write (or none is needed)."""
-        return not self.fenced or self._turnover
+        """True once a poll proved the status is from after the write (or none is needed). A FAILED task
+        needs turnover of the tasks themselves: a connector restarts before its tasks, so its own
+        UNASSIGNED can be listed next to the old generation's task statuses (docs/health.md)."""
+        if not self.fenced:
+            return True
+        if any(f.task != "connector" for f in failures_of(self._last)):
+            return self._task_turnover
+        return self._turnover
 
     def observe(self, t: float, seen: Seen) -> None:
         """A poll sent at ``t`` (monotonic) saw ``seen``; polls sent before the write are ignored."""
         if t < self.fence_from:
             return
-        sig = signature(seen)
+        sig, tasks = signature(seen), task_signature(seen)
         if self._first is None:
-            self._first = sig
+            self._first, self._first_tasks = sig, tasks
         if sig != self._first or between_generations(seen):
             self._turnover = True
+        if tasks != self._first_tasks or tasks_between_generations(seen):
+            self._task_turnover = True
         self._polls += 1
         if assess(self.expectation.state, seen) == REACHED:
             if self._reached_since is None:
@@ -257,7 +278,8 @@ class Judge:
         self.restarted_what = what
         self.fenced = True
         self.fence_from = t
-        self._first, self._turnover, self._polls = None, False, 0
+        self._first, self._first_tasks, self._polls = None, None, 0
+        self._turnover = self._task_turnover = False
         self._reached_since, self._reached_polls = None, 0
 
     # -- pieces ---------------------------------------------------------------------------------------

@@ -216,8 +216,8 @@ def test_json_result_on_stdout_with_the_human_output_on_stderr(
 def test_a_failed_task_ends_with_exit_3_and_its_trace(
         project: Project, unique_name: Callable[..., str]) -> None:
     """A task that fails at start: a source whose producer config the worker rejects (the connector itself
-    stays RUNNING). real-connect.md's JsonConverter sink fails only on its first record, ~20 s after its
-    start on tansu (consumer group join), after verification has seen it healthy: tests/integration/
+    stays RUNNING). real-connect.md's JsonConverter sink fails only on its first record, after its
+    consumer joined the group, after verification has seen it healthy: tests/integration/
     test_health.py covers that recipe with the health check alone."""
     good, bad = unique_name("good"), unique_name("bad")
     project.declare(good, project.source(good))

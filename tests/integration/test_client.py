@@ -691,7 +691,7 @@ def test_distributed_create_twice_is_a_conflict(
 @pytest.mark.distributed
 def test_distributed_reads_and_writes_during_rebalances_succeed_through_retries(
         distributed_urls: list[str], unique_name: Callable[..., str], tmp_path: Path) -> None:
-    """Each create starts rebalances (about 5 s each on tansu). Meanwhile the real workers block requests or
+    """Each create starts rebalances. Meanwhile the real workers block requests or
     answer 500 'Request cannot be completed because a rebalance is expected': everything must still succeed,
     and at least one such answer must have been retried (creates go on until one was seen, up to 150 s)."""
     clients = [ConnectClient(distributed_urls, retry_deadline=150),

@@ -145,7 +145,7 @@ def test_task_failing_at_start_is_failed_with_its_trace(
 def test_sink_failing_on_its_records_is_failed_with_the_converter_trace(
         client: CountingClient, unique_name: Callable[..., str], tmp_path: Path) -> None:
     """The real-connect.md recipe: plain lines into a topic, read with JsonConverter schemas.enable=true.
-    The task fails on its first record, ~20 s after it started here (consumer group join on tansu), so
+    The task fails on its first record, after its consumer joined the group (seconds; ~20 s on tansu), so
     this waits for the failure before verifying; verification is a point in time, see health.py."""
     topic = unique_name("topic")
     (tmp_path / "lines.txt").write_text("hello\nworld\n")

@@ -25,7 +25,7 @@ from tests.faultproxy import FaultProxy, closed_port_url
 
 SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
-FAIL_DEADLINE = 150.0  # the sink's consumer needs ~30 s on tansu before it reads the bad record
+FAIL_DEADLINE = 150.0  # the sink's consumer joins its group before it reads the bad record (~30 s on tansu)
 
 
 # -- a project and the CLI --------------------------------------------------------------------------

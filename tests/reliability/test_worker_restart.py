@@ -1,6 +1,6 @@
 """A worker of a REAL 2-worker distributed Connect cluster SIGKILLed during an apply, then restarted.
 
-The module starts its own cluster (kcplan.sandbox, distributed, 2 workers on their own tansu broker): the
+The module starts its own cluster (kcplan.sandbox, distributed, 2 workers on their own Apache Kafka broker): the
 shared ``distributed_urls`` cluster is used by other tests and must not lose a worker. Each run (seeded):
 
 1. a baseline apply (no fault) creates 2 connectors: the state now has a lineage and a serial;

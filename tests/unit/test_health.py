@@ -116,6 +116,29 @@ def test_update_stale_failed_from_previous_generation_is_not_failed() -> None:
     assert verdicts == [(11, None), (12, None), (13, None), (17, None), (18, None), (19, "healthy")]
 
 
+def test_fix_is_not_failed_on_the_old_task_next_to_the_restarting_connector() -> None:
+    """Apache Kafka restarts the connector before its tasks: its own UNASSIGNED is listed next to the OLD
+    FAILED task (docs/health.md, measured on 3.9.2 and 4.3.1). Only a change of the tasks proves them new."""
+    j = judge("update")
+    old_failed = st("UNASSIGNED", task(0, "FAILED", trace=TRACE))
+    verdicts = feed(j, [(11, old_failed), (12, FAILED_1), (13, RUNNING_1), (14, RUNNING_1), (15, RUNNING_1)])
+    assert verdicts == [(11, None), (12, None), (13, None), (14, None), (15, "healthy")]
+
+
+def test_update_failing_after_task_turnover_is_failed_at_once() -> None:
+    j = judge("update")
+    verdicts = feed(j, [(11, st("UNASSIGNED", task(0, "RUNNING"))), (12, UNASSIGNED_1), (13, FAILED_1)])
+    assert verdicts == [(11, None), (12, None), (13, "failed")]
+
+
+def test_connector_failing_after_its_own_turnover_is_failed_at_once() -> None:
+    """The connector's own status is rewritten by the new generation: its FAILED after UNASSIGNED is new."""
+    j = judge("update")
+    verdicts = feed(j, [(11, st("UNASSIGNED", task(0, "RUNNING"))),
+                        (12, st("FAILED", task(0, "RUNNING"), trace=TRACE))])
+    assert verdicts == [(11, None), (12, "failed")]
+
+
 def test_update_without_turnover_is_judged_after_a_quiet_settle_window() -> None:
     """Standalone applies the update inside the PUT: the first status is already the new one, but
     nothing shows it. The picture counts once the whole cluster stayed unchanged for ``settle`` s."""
