@@ -16,6 +16,7 @@ from kcplan.config.schemas import (
     short_names,
     write_schema,
 )
+from kcplan.connect.models import plugin_versions
 from kcplan.context import Context, require_env
 from kcplan.errors import NotFound, UsageError
 
@@ -58,15 +59,18 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"environment {env!r} has no connectors, so no classes to pull",
                              "Name the classes (kcplan schemas pull -e ENV CLASS...) or pass --all.")
     info = client.server_info()
-    installed = [str(p["class"]) for p in client.plugins() if p.get("class")]
+    versions = plugin_versions(client.plugins())
+    installed = list(versions)
     for cls in dict.fromkeys(full_class_name(c, installed) for c in classes):
         try:
             definitions = client.plugin_config(cls)
         except NotFound:
             raise UsageError(f"the cluster has no connector plugin {cls!r}",
                              "See the installed ones with: curl <connect-url>/connector-plugins") from None
-        schema = from_plugin_config(cls, definitions, f"pulled from a Connect {info.version} worker")
-        print(_write(args.project_dir, schema, args.force))
+        version = " and ".join(versions.get(cls, ["unknown"]))
+        schema = from_plugin_config(cls, definitions,
+                                    f"pulled from a Connect {info.version} worker (plugin version {version})")
+        print(_write(args.project_dir, schema, args.force, version))
     return 0
 
 
@@ -78,7 +82,7 @@ def full_class_name(name: str, installed: list[str]) -> str:
     return matches[0] if len(matches) == 1 else name
 
 
-def _write(project_dir: Path, schema: ClassSchema, force: bool) -> str:
+def _write(project_dir: Path, schema: ClassSchema, force: bool, version: str) -> str:
     path = schema_path(project_dir, schema.connector_class)
     shown = f"schemas/{path.name}"
     if path.is_file() and not force:
@@ -91,7 +95,7 @@ def _write(project_dir: Path, schema: ClassSchema, force: bool) -> str:
     write_schema(project_dir, schema)
     sensitive = sorted(schema.sensitive_keys())
     detail = f"sensitive: {', '.join(sensitive)}" if sensitive else "none sensitive"
-    return f"wrote {shown} ({len(schema.keys)} keys; {detail})"
+    return f"wrote {shown} ({len(schema.keys)} keys; {detail}; plugin version {version})"
 
 
 def list_schemas(project_dir: Path) -> int:

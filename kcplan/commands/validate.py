@@ -14,6 +14,7 @@ from kcplan.config.models import ConnectorSpec
 from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.client import GENERAL_KEY, ConnectClient, redact_url
+from kcplan.connect.models import plugin_versions
 from kcplan.context import Context, require_env
 from kcplan.errors import ApiError, AuthFailed, SpecError
 
@@ -39,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
                                   tla_vars=inputs.tla_vars, extra_sensitive_keys=extra)
     print_warnings(rendered.warnings)
     problems = list(rendered.problems)
+    used_plugins = ""
     if ctx is not None:
-        problems += validate_online(ctx.client(), list(rendered.connectors.values()),
+        client = ctx.client()
+        problems += validate_online(client, list(rendered.connectors.values()),
                                     rendered.sensitive, ctx.settings.parallelism)
+        used_plugins = plugins_line(rendered.classes, plugin_versions(client.plugins()))
     if problems:
         raise SpecError([str(p) for p in problems], SPEC_HINT)
     print(summary(rendered, online_url=redact_url(ctx.settings.connect_url[0]) if ctx else None))
+    if used_plugins:
+        print(used_plugins)
     return 0
 
 
@@ -54,6 +60,12 @@ def summary(rendered: Rendered, online_url: str | None = None) -> str:
     where = f"offline and on {online_url}" if online_url else "offline"
     return (f"{count} connector{'s' if count != 1 else ''} valid "
             f"(environment {rendered.env_name!r}, {files} file{'s' if files != 1 else ''}, {where})")
+
+
+def plugins_line(classes: set[str], versions: dict[str, list[str]]) -> str:
+    """'plugins: CLASS VERSION, ...': the installed versions of the classes used (several on 4.1+, KIP-891)."""
+    shown = [f"{cls} {' and '.join(versions[cls])}" for cls in sorted(classes) if cls in versions]
+    return f"plugins: {', '.join(shown)}" if shown else ""
 
 
 def validate_online(client: ConnectClient, specs: list[ConnectorSpec], sensitive: SensitiveKeys,
@@ -66,7 +78,8 @@ def validate_online(client: ConnectClient, specs: list[ConnectorSpec], sensitive
         except AuthFailed:
             raise
         except ApiError as exc:  # e.g. a class the cluster does not have
-            message = sensitive.scrub(exc.message, spec.config)
+            told = f" ({exc.hint})" if exc.hint != exc.default_hint else ""  # e.g. what a 4.x 500 means
+            message = sensitive.scrub(exc.message + told, spec.config)
             return [Problem(spec.source, f"the cluster could not validate it: {message}",
                             f"connector {spec.name!r}")]
         return [Problem(spec.source, sensitive.scrub(message, spec.config), f"connector {spec.name!r}",

@@ -90,6 +90,8 @@ _KEYED_MESSAGES = (
     re.compile(r'^Missing required configuration "(?P<key>[^"]+)"'),
 )
 _UNKNOWN_CLASS_HINT = "Check connector.class: it must be one of the plugins installed on the worker (listed above)."
+_MISSING_VERSION_HINT = ("connector.plugin.version (or a converter's *.plugin.version, KIP-891) asks for a plugin "
+                         "version the worker does not have; GET /connector-plugins lists the installed ones.")
 _PLUGIN_DESC = re.compile(r"PluginDesc\{klass=[^{}]*?name='(?P<name>[^']+)'[^{}]*\}")
 
 
@@ -747,6 +749,8 @@ class ConnectClient:
             return Conflict(text, status, hint=hint, **common)
         if unknown_class:
             hint = _UNKNOWN_CLASS_HINT
+        elif "VersionedPluginLoadingException" in message:  # Connect 4.x answers a missing version with a 500
+            hint = _MISSING_VERSION_HINT
         elif status >= 500:
             hint = "Look at the Connect worker's log around this time; --debug shows the requests sent."
         return ApiError(text, status, hint=hint, **common)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,3 +102,16 @@ class LiveConnector:
     @property
     def run_state(self) -> str | None:
         return self.status.state if self.status else None
+
+
+def plugin_versions(plugins: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Installed versions per class, from GET /connector-plugins: Connect 4.1+ (KIP-891) lists each
+    installed version of a class as its own entry. Versions in the order listed, each once."""
+    found: dict[str, list[str]] = {}
+    for plugin in plugins:
+        if plugin.get("class"):
+            versions = found.setdefault(str(plugin["class"]), [])
+            version = str(plugin.get("version") or "unknown")
+            if version not in versions:
+                versions.append(version)
+    return found

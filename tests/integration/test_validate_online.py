@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import requests
 
 from kcplan.cli import main
 
@@ -23,11 +24,19 @@ def local_project(tmp_path: Path, connect_url: str, monkeypatch: pytest.MonkeyPa
     return tmp_path
 
 
+def worker_version(connect_url: str) -> str:
+    """The worker's version: also the version of the FileStream plugins it ships."""
+    return str(requests.get(connect_url + "/", timeout=30).json()["version"])
+
+
 def test_example_local_environment_is_valid_online(local_project: Path, connect_url: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(local_project), "validate", "-e", "local", "--online"]) == 0
+    version = worker_version(connect_url)
     assert capsys.readouterr().out == (
-        f"3 connectors valid (environment 'local', 2 files, offline and on {connect_url})\n")
+        f"3 connectors valid (environment 'local', 2 files, offline and on {connect_url})\n"
+        f"plugins: org.apache.kafka.connect.file.FileStreamSinkConnector {version}, "
+        f"{SOURCE} {version}\n")
 
 
 def test_online_catches_what_only_the_server_rejects(local_project: Path,
@@ -72,18 +81,20 @@ def test_online_reports_a_class_the_cluster_does_not_have(local_project: Path,
     assert "com.example.NotInstalledConnector" in err.split("could not validate it: ", 1)[1]
 
 
-def test_schemas_pull_writes_the_plugin_definitions(local_project: Path, kafka_version: str,
+def test_schemas_pull_writes_the_plugin_definitions(local_project: Path, kafka_version: str, connect_url: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     # Connect 4.1+ (KIP-891) adds four keys: connector.plugin.version and {key,value,header}.converter.plugin.version
     keys = 23 if kafka_version.startswith("3.") or kafka_version == "stand-in" else 27
+    pulled = f"({keys} keys; none sensitive; plugin version {worker_version(connect_url)})"
     shutil.rmtree(local_project / "schemas")
     # the alias resolves to the installed class; a second pull replaces a pulled file
     assert main(["-C", str(local_project), "schemas", "pull", "-e", "local", "FileStreamSource"]) == 0
     assert main(["-C", str(local_project), "schemas", "pull", "-e", "local", "FileStreamSource"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"wrote schemas/{SOURCE}.json ({keys} keys; none sensitive)"] * 2
+    assert out == [f"wrote schemas/{SOURCE}.json {pulled}"] * 2
     data = json.loads((local_project / "schemas" / f"{SOURCE}.json").read_text())
     assert data["origin"] == "pulled"
+    assert data["description"].endswith(f"worker (plugin version {worker_version(connect_url)})")
     assert data["keys"]["topic"]["required"] is True
     assert data["keys"]["batch.size"] == {"type": "int", "default": "2000",
                                           "doc": data["keys"]["batch.size"]["doc"]}
@@ -94,7 +105,7 @@ def test_schemas_pull_writes_the_plugin_definitions(local_project: Path, kafka_v
     assert capsys.readouterr().out.splitlines() == [
         "kept schemas/org.apache.kafka.connect.file.FileStreamSinkConnector.json: it is hand-written "
         "(--force replaces it)",
-        f"wrote schemas/{SOURCE}.json ({keys} keys; none sensitive)",
+        f"wrote schemas/{SOURCE}.json {pulled}",
     ]
     # and offline validation now uses them
     assert main(["-C", str(local_project), "validate", "-e", "local"]) == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kcplan.commands.validate import plugins_line
 from kcplan.config.render import load_desired, render_environment
 from kcplan.config.schemas import (
     KeySpec,
@@ -19,6 +20,7 @@ from kcplan.config.schemas import (
     write_schema,
 )
 from kcplan.config.sensitive import MASK
+from kcplan.connect.models import plugin_versions
 from kcplan.errors import ConfigError, SpecError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,3 +226,17 @@ def test_shipped_schemas_load_and_mark_secrets() -> None:
         "flush.size", "format.class", "s3.bucket.name", "storage.class"]
     source = schemas.get("FileStreamSource")
     assert source is not None and source.keys["topic"].required
+
+
+def test_plugin_versions_keep_every_installed_version_of_a_class() -> None:
+    """Connect 4.1+ (KIP-891) lists each installed version of a class as its own entry."""
+    listed = [{"class": "com.acme.Src", "type": "source", "version": "1.0"},
+              {"class": "com.acme.Src", "type": "source", "version": "2.1"},
+              {"class": "com.acme.Src", "type": "source", "version": "2.1"},
+              {"class": "com.acme.Sink", "type": "sink"},
+              {"type": "sink", "version": "9"}]
+    versions = plugin_versions(listed)
+    assert versions == {"com.acme.Src": ["1.0", "2.1"], "com.acme.Sink": ["unknown"]}
+    assert plugins_line({"com.acme.Sink", "com.acme.Src", "com.other.Missing"}, versions) == (
+        "plugins: com.acme.Sink unknown, com.acme.Src 1.0 and 2.1")
+    assert plugins_line({"com.other.Missing"}, versions) == ""

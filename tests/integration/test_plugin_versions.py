@@ -1,0 +1,69 @@
+"""KIP-891 plugin version keys (Connect 4.1+) against the REAL worker: like any other key on every version.
+
+``connector.plugin.version`` and ``<converter>.plugin.version`` render, plan, apply and read back as the
+strings Connect returns; on 4.x the worker validates them (3.x keeps them as unknown keys, unchecked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from kcplan.connect.client import ConnectClient
+from kcplan.errors import ApiError
+from tests.applyproject import STRING, Project, ok
+
+
+def installed_version(url: str) -> str:
+    """The FileStream source plugin's version: the worker's own."""
+    return str(requests.get(url + "/", timeout=30).json()["version"])
+
+
+def supports_plugin_versions(kafka_version: str) -> bool:
+    return not (kafka_version.startswith("3.") or kafka_version == "stand-in")
+
+
+@pytest.fixture
+def project(tmp_path: Path, connect_url: str) -> Project:
+    return Project(tmp_path / "proj", connect_url, connect_url)
+
+
+def test_plugin_version_keys_plan_apply_and_read_back_like_any_key(
+        project: Project, connect_url: str, unique_name: Callable[..., str]) -> None:
+    name = unique_name("pinned")
+    version = installed_version(connect_url)
+    pinned = project.source(name, **{"connector.plugin.version": version, "value.converter": STRING,
+                                     "value.converter.plugin.version": f"[{version},)"})
+    project.declare(name, pinned)
+    ok(project.kcplan("validate", "-e", "dev", "--online"))
+    project.plan()
+    project.apply()
+    assert project.live_config(name) == {k: str(v) for k, v in pinned.items()}
+    code, out = project.pending()
+    assert code == 0 and "No changes. The cluster matches the configuration." in out, out
+    # a change of the range is an ordinary key change
+    project.declare(name, {**pinned, "value.converter.plugin.version": version})
+    code, out = project.pending()
+    assert code == 2 and "value.converter.plugin.version" in out, out
+
+
+def test_a_plugin_version_the_worker_lacks_is_named_by_validate_and_apply(
+        project: Project, connect_url: str, kafka_version: str, unique_name: Callable[..., str]) -> None:
+    if not supports_plugin_versions(kafka_version):
+        pytest.skip("Connect 3.x does not know connector.plugin.version (KIP-891 is 4.1+)")
+    name = unique_name("missing")
+    project.declare(name, project.source(name, **{"connector.plugin.version": "99.0"}))
+    result = project.kcplan("validate", "-e", "dev", "--online")
+    assert result.returncode == 1, result.stdout
+    # Connect 4.3 fails such a validation and such a write with a 500 (a NullPointerException's text):
+    # kcplan's hint says what it means
+    assert f"connector '{name}': the cluster could not validate it: " in result.stderr
+    assert "asks for a plugin version the worker does not have" in result.stderr
+    with pytest.raises(ApiError) as caught:
+        ConnectClient([connect_url]).put_config(name, {**project.source(name), "connector.plugin.version": "99.0"})
+    assert caught.value.status == 500
+    assert caught.value.hint is not None and caught.value.hint.startswith("connector.plugin.version (or a")
+    assert project.live_config(name) is None
