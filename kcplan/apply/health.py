@@ -15,6 +15,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from kcplan.apply.pictures import (
+    FAILED,
+    PENDING,
+    REACHED,
+    Failure,
+    Seen,
+    assess,
+    between_generations,
+    describe,
+    failed_parts,
+    failures_of,
+    signature,
+    task_signature,
+    tasks_between_generations,
+)
 from kcplan.connect.client import scrub
 from kcplan.connect.models import ConnectorStatus
 from kcplan.errors import KcplanError
@@ -26,13 +41,10 @@ SETTLE = 10.0  # s of a quiet cluster before a fenced connector without turnover
 HOLD = 2.0  # s a healthy picture must last (over >= 2 polls) before it counts
 MIN_POLLS = 2
 FENCED_ACTIONS = frozenset({"update", "replace"})
-TRANSITIONAL = frozenset({"UNASSIGNED", "RESTARTING"})
 ADAPT = 2.0  # settle >= ADAPT x the longest quiet stretch seen to end in a change during this verification
 SETTLE_MAX = 60.0  # ... but no more than this (an overloaded worker answering slowly must not double it forever)
 PROBE_SLOW = 1.0  # s: a herder round trip slower than this means the worker is busy (rebalancing)
 PROGRESS_EVERY = 10.0  # s between "still waiting" lines
-
-REACHED, FAILED, PENDING = "reached", "failed", "pending"
 
 
 @dataclass(frozen=True)
@@ -46,20 +58,6 @@ class Expectation:
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A FAILED connector ("connector") or task (its id), where it ran and the worker's trace."""
-
-    task: str
-    worker: str
-    trace: str
-
-    @property
-    def first_line(self) -> str:
-        lines = self.trace.strip().splitlines()
-        return lines[0].strip() if lines else ""
-
-
-@dataclass(frozen=True)
 class HealthResult:
     name: str
     verdict: Verdict
@@ -70,96 +68,6 @@ class HealthResult:
     detail: str  # why failed / unverified (and notes such as a restart), human readable
     worker: str = ""  # the connector's worker last seen
     restarted: bool = False  # kcplan restarted its failed tasks (--restart-failed)
-
-
-Seen = ConnectorStatus | None  # None: not listed
-
-
-# -- pictures ------------------------------------------------------------------------------------------
-
-
-def _first_line(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
-    return lines[0] if lines else ""
-
-
-def task_signature(seen: Seen) -> tuple[object, ...]:
-    """What a poll shows of one connector's tasks."""
-    if seen is None:
-        return ("ABSENT",)
-    return tuple(sorted((t.id, t.state, t.worker_id, _first_line(t.trace)) for t in seen.tasks))
-
-
-def signature(seen: Seen) -> tuple[object, ...]:
-    """What a poll shows of one connector; two equal signatures are indistinguishable pictures."""
-    if seen is None:
-        return ("ABSENT",)
-    return (seen.state, seen.worker_id, _first_line(seen.trace), task_signature(seen))
-
-
-def tasks_between_generations(seen: Seen) -> bool:
-    """Tasks the old generation cannot show: not listed, no status, none while RUNNING, one restarting."""
-    if seen is None or seen.state is None:
-        return True
-    if seen.state == "RUNNING" and not seen.tasks:
-        return True
-    return any(t.state in TRANSITIONAL for t in seen.tasks)
-
-
-def between_generations(seen: Seen) -> bool:
-    """A picture the old generation cannot show once it runs: the tasks above, or the connector restarting."""
-    return tasks_between_generations(seen) or (seen is not None and seen.state in TRANSITIONAL)
-
-
-def failures_of(seen: Seen) -> tuple[Failure, ...]:
-    if seen is None:
-        return ()
-    found = [Failure("connector", seen.worker_id, seen.trace or "")] if seen.state == "FAILED" else []
-    found += [Failure(str(t.id), t.worker_id, t.trace or "")
-              for t in sorted(seen.tasks, key=lambda t: t.id) if t.state == "FAILED"]
-    return tuple(found)
-
-
-def failed_parts(failures: Iterable[Failure]) -> str:
-    """'task 0', 'connector, task 2': what failed, for messages."""
-    return ", ".join("connector" if f.task == "connector" else f"task {f.task}" for f in failures)
-
-
-def assess(desired: str, seen: Seen) -> str:
-    """REACHED, FAILED or PENDING: the picture against the desired state (no freshness involved)."""
-    if desired == "ABSENT":
-        return REACHED if seen is None else PENDING
-    if seen is None or seen.state is None:
-        return PENDING
-    if desired == "STOPPED":  # stopping removes the tasks, failed ones too: nothing can fail
-        return REACHED if seen.state == "STOPPED" and not seen.tasks else PENDING
-    if failures_of(seen):
-        return FAILED
-    states = {t.state for t in seen.tasks}
-    if desired == "RUNNING":
-        return REACHED if seen.state == "RUNNING" and seen.tasks and states == {"RUNNING"} else PENDING
-    if desired == "PAUSED":
-        return REACHED if seen.state == "PAUSED" and states <= {"PAUSED"} else PENDING
-    raise ValueError(f"unknown desired state {desired!r}")
-
-
-def describe(desired: str, seen: Seen) -> str:
-    """What a not-yet picture shows, for 'unverified' details."""
-    if desired == "ABSENT":
-        return "still listed" + (f" ({describe('RUNNING', seen)})" if seen is not None else "")
-    if seen is None:
-        return "not listed (no status reported yet)"
-    if seen.state is None:
-        return "no status reported yet"
-    counts: dict[str, int] = {}
-    for task in seen.tasks:
-        counts[task.state] = counts.get(task.state, 0) + 1
-    if not seen.tasks:
-        tasks = "no tasks"
-    else:
-        tasks = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-        tasks = f"tasks: {tasks}"
-    return f"{seen.state}, {tasks}"
 
 
 # -- the decision for one connector ------------------------------------------------------------------

@@ -319,11 +319,11 @@ def test_a_write_that_never_arrived_is_sent_once_more(
 # -- interrupts ------------------------------------------------------------------------------------------
 
 def start_slow_apply(project: Project, proxy: FaultProxy, names: list[str],
-                     *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
+                     *extra: str, delay: float = 1.5) -> tuple[subprocess.Popen[str], list[str]]:
     for name in names:
         project.declare(name, project.source(name))
     project.plan()
-    proxy.add("POST", r"^/connectors$", "delay", seconds=1.5, times=len(names))
+    proxy.add("POST", r"^/connectors$", "delay", seconds=delay, times=len(names))
     proc = subprocess.Popen(project.argv("apply", str(project.plan_file), "--parallelism", "2", "--no-verify",
                                          *extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=project.env())
@@ -360,9 +360,15 @@ def test_ctrl_c_finishes_the_running_writes_saves_state_and_plan_shows_the_rest(
 def test_a_second_ctrl_c_exits_at_once_and_the_next_apply_converges(
         project: Project, proxy: FaultProxy, unique_name: Callable[..., str]) -> None:
     names = [unique_name(f"d{i}") for i in range(8)]
-    proc, _ = start_slow_apply(project, proxy, names)
+    # 4 s per create: the two under way are still running when the second signal comes, even on a busy machine
+    proc, _ = start_slow_apply(project, proxy, names, delay=4.0)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.2)
+    assert proc.stderr is not None
+    first = ""
+    while "Interrupted (SIGINT)" not in first:
+        line = proc.stderr.readline()
+        assert line, f"apply ended before it saw the first signal: {first}"
+        first += line
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
