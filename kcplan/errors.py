@@ -40,6 +40,11 @@ class KcplanError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def specific_hint(self) -> str | None:
+        """The hint when it says more than the class's generic one (worth showing next to the message)."""
+        return self.hint if self.hint and self.hint != self.default_hint else None
+
 
 class UsageError(KcplanError):
     default_hint = "Run 'kcplan --help' for usage."

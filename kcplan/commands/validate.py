@@ -78,7 +78,7 @@ def validate_online(client: ConnectClient, specs: list[ConnectorSpec], sensitive
         except AuthFailed:
             raise
         except ApiError as exc:  # e.g. a class the cluster does not have
-            told = f" ({exc.hint})" if exc.hint != exc.default_hint else ""  # e.g. what a 4.x 500 means
+            told = f" ({exc.specific_hint})" if exc.specific_hint else ""  # e.g. what a 4.x 500 means
             message = sensitive.scrub(exc.message + told, spec.config)
             return [Problem(spec.source, f"the cluster could not validate it: {message}",
                             f"connector {spec.name!r}")]

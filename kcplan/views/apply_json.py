@@ -26,6 +26,8 @@ def _result(result: StepResult) -> dict[str, Any]:
     out = {**_step(result.step), "ok": result.ok, "seconds": round(result.seconds, 3)}
     if result.error is not None:
         out["error"] = result.error.message
+        if result.error.specific_hint:
+            out["hint"] = result.error.specific_hint
     if result.note:
         out["note"] = result.note
     return out

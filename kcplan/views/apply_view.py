@@ -116,6 +116,8 @@ def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
         lines.append(style.colour("Failed:", "red"))
         for r in failures:
             message = r.error.message if r.error else "failed"
+            if r.error and r.error.specific_hint:  # e.g. what a Connect 4.x 500 means
+                message += f"\n{r.error.specific_hint}"
             lines.append(f"  {r.step.name} ({step_noun(r.step)}): {_indent(message, '    ')}")
     if outcome.skipped:
         shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.skipped)

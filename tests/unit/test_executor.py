@@ -16,13 +16,14 @@ from kcplan.apply.rollback import rollback_steps
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import ConnectorStatus, LiveConnector
-from kcplan.errors import InvalidConfig, PlanError
+from kcplan.errors import ApiError, InvalidConfig, PlanError
 from kcplan.plan.model import Action, Change, Plan
 from kcplan.plan.planner import live_fingerprint
 from kcplan.state.digest import digest
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
 from kcplan.views import style
+from kcplan.views.apply_json import _result as result_doc
 from kcplan.views.apply_view import progress_line, render_summary
 
 SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
@@ -356,6 +357,21 @@ def test_rollback_without_a_known_previous_config_says_so() -> None:
     steps, notes = rollback_steps(["u"], plan, {}, STATE, SK, SALT, initial_state=True)
     assert steps == [] and notes == [
         "u: its previous config is not known (it was not on the cluster when the apply started); left as it is"]
+
+
+def test_a_failure_with_a_specific_hint_shows_it_in_the_summary_and_the_json() -> None:
+    create = Step("x", "create", Action.CREATE, config=cfg("x"), digested=cfg("x"), target="RUNNING")
+    explained = ApiError("POST /connectors failed with HTTP 500: NPE", 500, hint="a plugin version is missing")
+    summary = render_summary(Outcome(results=[result(create, ok=False, error=explained)]))
+    assert summary.splitlines()[2:5] == ["Failed:", "  x (create): POST /connectors failed with HTTP 500: NPE",
+                                         "    a plugin version is missing"]
+    assert result_doc(result(create, ok=False, error=explained, seconds=0.5)) == {
+        "connector": "x", "step": "create", "action": "create", "ok": False, "seconds": 0.5,
+        "error": "POST /connectors failed with HTTP 500: NPE", "hint": "a plugin version is missing"}
+    generic = ApiError("POST /connectors failed with HTTP 500: NPE", 500)  # the class's own hint is not repeated
+    assert "hint" not in result_doc(result(create, ok=False, error=generic))
+    assert render_summary(Outcome(results=[result(create, ok=False, error=generic)])).splitlines()[4].startswith(
+        "The state records")
 
 
 # -- view -------------------------------------------------------------------------------------------
