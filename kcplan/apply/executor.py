@@ -45,7 +45,7 @@ from kcplan.plan.model import Action, Plan, RunState
 from kcplan.state.model import ManagedConnector, State, utc_now
 
 if TYPE_CHECKING:
-    from kcplan.connect.client import ConnectClient
+    from kcplan.connect.api import ConnectApi
     from kcplan.state.store import StateStore
 
 Op = Literal["delete", "create", "update", "run_state", "adopt", "forget"]
@@ -205,7 +205,7 @@ def verify_targets(outcome: Outcome) -> list[tuple[str, str, str, float]]:
 class StepRunner:
     """Runs one step with the client; never touches the state."""
 
-    def __init__(self, client: ConnectClient) -> None:
+    def __init__(self, client: ConnectApi) -> None:
         self.client = client
 
     def run(self, step: Step) -> StepResult:

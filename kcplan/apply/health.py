@@ -30,7 +30,8 @@ from kcplan.apply.pictures import (
     task_signature,
     tasks_between_generations,
 )
-from kcplan.connect.client import scrub
+from kcplan.config.sensitive import scrub
+from kcplan.connect.api import ConnectApi
 from kcplan.connect.models import ConnectorStatus
 from kcplan.errors import KcplanError
 
@@ -255,7 +256,7 @@ class Quiet:
 # -- the polling loop -----------------------------------------------------------------------------------
 
 
-def verify(client: object, expectations: Iterable[Expectation], *, timeout: float, interval: float = 1.0,
+def verify(client: ConnectApi, expectations: Iterable[Expectation], *, timeout: float, interval: float = 1.0,
            restart_failed: bool = False, progress: Callable[[str], None] | None = None,
            settle: float = SETTLE, clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> list[HealthResult]:
@@ -284,7 +285,7 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
     while True:
         sent = clock()
         try:
-            statuses = client.statuses()  # type: ignore[attr-defined]
+            statuses = client.statuses()
         except KcplanError as exc:
             problem = exc.message
             statuses = None
@@ -329,7 +330,7 @@ def verify(client: object, expectations: Iterable[Expectation], *, timeout: floa
     return [results[name] for name in order]
 
 
-def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]]) -> bool:
+def _herder_busy(client: ConnectApi, decided: list[tuple[Judge, HealthResult]]) -> bool:
     """One herder round trip to every configured worker before trusting a quiet cluster:
     ``GET /connectors/NAME/config`` is served by each worker's herder thread, so it stalls or answers
     409/500 while that worker is in a rebalance (the stretches in which pending restarts show no
@@ -337,19 +338,19 @@ def _herder_busy(client: object, decided: list[tuple[Judge, HealthResult]]) -> b
     others answer at once. Standalone answers at once."""
     name = next(judge.name for judge, _ in decided if not judge.evidence)
     try:
-        seconds = client.herder_round_trip(name)  # type: ignore[attr-defined]
+        seconds = client.herder_round_trip(name)
     except KcplanError:
         return True
     return bool(seconds > PROBE_SLOW)
 
 
-def _restart(client: object, judge: Judge, verdict: HealthResult, clock: Callable[[], float],
+def _restart(client: ConnectApi, judge: Judge, verdict: HealthResult, clock: Callable[[], float],
              say: Callable[[str], None]) -> HealthResult | None:
     """Restart the failed tasks once; None to keep polling, or the final verdict if the restart failed."""
     what = failed_parts(verdict.failures)
     say(f"restarting {judge.name}: {what} FAILED (--restart-failed, once)")
     try:
-        client.restart(judge.name, include_tasks=True, only_failed=True)  # type: ignore[attr-defined]
+        client.restart(judge.name, include_tasks=True, only_failed=True)
     except KcplanError as exc:
         judge.restarted = True
         return replace(verdict, restarted=True, detail=f"{verdict.detail}; restarting it failed: {exc.message}")

@@ -24,8 +24,8 @@ from kcplan.commands._options import add_render_options, print_warnings, render_
 from kcplan.commands.plan import load_environment, make_plan
 from kcplan.commands.state import add_lock_timeout
 from kcplan.config.render import load_desired
-from kcplan.config.sensitive import SensitiveKeys
-from kcplan.connect.client import ConnectClient, scrub
+from kcplan.config.sensitive import SensitiveKeys, scrub
+from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import LiveConnector
 from kcplan.context import Context
 from kcplan.errors import KcplanError, PlanError, UsageError

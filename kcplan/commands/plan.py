@@ -62,7 +62,7 @@ def load_environment(args: argparse.Namespace) -> tuple[Context, Desired]:
 
 def shown_urls(ctx: Context) -> list[str]:
     """The environment's Connect URLs as plans show and store them: without ``user:password@``."""
-    from kcplan.connect.client import redact_url
+    from kcplan.connect.classify import redact_url
 
     return [redact_url(u) for u in ctx.settings.connect_url]
 

@@ -106,7 +106,7 @@ def mask_traces(client: ConnectClient, sensitive: SensitiveKeys,
     failing = [name for name, c in live.items() if c.status is not None and _has_failure(c.status)]
     if not failing:
         return live
-    from kcplan.connect.client import scrub
+    from kcplan.config.sensitive import scrub
 
     def secrets_of(name: str) -> list[str]:
         try:

@@ -13,7 +13,8 @@ from kcplan.commands._options import add_render_options, print_warnings, render_
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
 from kcplan.config.sensitive import SensitiveKeys
-from kcplan.connect.client import GENERAL_KEY, ConnectClient, redact_url
+from kcplan.connect.classify import GENERAL_KEY, redact_url
+from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import plugin_versions
 from kcplan.context import Context, require_env
 from kcplan.errors import ApiError, AuthFailed, SpecError

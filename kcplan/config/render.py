@@ -24,6 +24,7 @@ from kcplan.config.models import RUN_STATES, WRAPPER_KEYS, ConnectorSpec, Lifecy
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
 from kcplan.errors import ConfigError, SpecError
+from kcplan.values import scalar_string
 
 CONNECTORS_DIR = "connectors"
 MAX_INT = 2**31 - 1
@@ -179,19 +180,6 @@ def _a(kind: str) -> str:
     if kind == "null":
         return kind
     return ("an " if kind[0] in "aeiou" else "a ") + kind
-
-
-def scalar_string(value: object) -> str | None:
-    """A JSON scalar as the string Connect returns for it (true -> "true", 1.5 -> "1.5"); else None."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 2**63 else repr(value)
-    if isinstance(value, str):
-        return value
-    return None
 
 
 def name_problem(name: str) -> str | None:

@@ -24,6 +24,13 @@ _GLOB_CHARS = frozenset("*?[")
 MASK = "(sensitive value)"
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value in ``text`` by MASK (longest first, so overlaps stay hidden)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
 def is_placeholder(value: str) -> bool:
     """True for a config-provider reference like ${file:/x:y}, ${env:VAR}, ${vault:...}."""
     return bool(_PLACEHOLDER.match(value.strip()))
@@ -84,6 +91,4 @@ class SensitiveKeys:
 
     def scrub(self, text: str, config: Mapping[str, str]) -> str:
         """Replace every secret value of ``config`` in ``text`` (e.g. a server message) by MASK."""
-        for value in self.secret_values(config):
-            text = text.replace(value, MASK)
-        return text
+        return scrub(text, self.secret_values(config))

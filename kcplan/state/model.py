@@ -15,22 +15,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.state import digest as dg
+from kcplan.values import as_config_value
 
 FORMAT_VERSION = 1
 RunState = Literal["RUNNING", "PAUSED", "STOPPED"]
-
-
-def as_config_value(value: object) -> str:
-    """Connect keeps every value as a string: true -> "true", 3 -> "3", 2.0 -> "2" (as render does)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 2**63 else repr(value)
-    raise ValueError(f"config values must be strings, numbers or booleans, not {type(value).__name__}")
 
 
 def _config(value: object) -> object:

@@ -22,7 +22,8 @@ import requests
 
 from kcplan.config.environment import Settings
 from kcplan.config.sensitive import MASK, SensitiveKeys
-from kcplan.connect.client import GENERAL_KEY, ConnectClient
+from kcplan.connect.classify import GENERAL_KEY
+from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import ConnectorStatus
 from kcplan.errors import (
     ApiError,

@@ -11,25 +11,23 @@ import pytest
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ProtocolError
 
-from kcplan.config.sensitive import MASK
-from kcplan.connect.client import (
+from kcplan.config.sensitive import MASK, scrub
+from kcplan.connect.classify import (
     FAIL,
     GENERAL_KEY,
     LOST,
     OK,
     RETRY,
-    ConnectClient,
-    Reply,
     classify,
-    live_from_expand,
     parse_config_errors,
     redact_url,
-    scrub,
     tidy_server_message,
     unsent_reason,
     validation_errors,
 )
+from kcplan.connect.client import ConnectClient, live_from_expand
 from kcplan.connect.models import ConnectorStatus, LiveConnector, TaskStatus
+from kcplan.connect.transport import Reply
 from kcplan.errors import ApiError, ConfigError
 
 

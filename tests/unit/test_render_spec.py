@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from kcplan.config.models import ConnectorSpec, Lifecycle
-from kcplan.config.render import load_desired, name_problem, scalar_string
+from kcplan.config.render import load_desired, name_problem
 from kcplan.errors import SpecError
+from kcplan.values import scalar_string
 
 SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 F = "environments/dev/connectors/x.jsonnet"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from kcplan.connect.client import _tls_reason
+from kcplan.connect.tls import tls_reason
 
 POOL = "HTTPSConnectionPool(host='127.0.0.1', port=25123): Max retries exceeded with url: / (Caused by "
 
@@ -48,4 +48,4 @@ def ssl_error(inner: str) -> requests.exceptions.SSLError:
      "dh key too small"),
 ])
 def test_tls_reason_is_one_readable_line(inner: str, client_cert: bool, expected: str) -> None:
-    assert _tls_reason(ssl_error(inner), client_cert) == expected
+    assert tls_reason(ssl_error(inner), client_cert) == expected
