@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from kcplan.apply.executor import Step
+from kcplan.apply.steps import Step
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.plan.model import Action, Plan

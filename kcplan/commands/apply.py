@@ -10,16 +10,22 @@ The state lock is held from the first read to the last write. Exit codes: 0 appl
 from __future__ import annotations
 
 import argparse
-import contextlib
+import os
 import sys
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
+from kcplan import exit_codes
 from kcplan.apply import freshness
-from kcplan.apply.executor import Executor, Interrupts, Outcome, StepResult, StepRunner, build_steps, verify_targets
+from kcplan.apply.executor import Executor
 from kcplan.apply.health import DesiredState, Expectation, masked, verify
+from kcplan.apply.interrupts import Abandon, Interrupts
+from kcplan.apply.options import DEFAULT_VERIFY_TIMEOUT, ApplyOptions
 from kcplan.apply.rollback import rollback_steps
+from kcplan.apply.runner import StepRunner
+from kcplan.apply.steps import Outcome, build_steps, verify_targets
 from kcplan.commands._options import add_render_options, print_warnings, render_inputs
 from kcplan.commands.plan import load_environment, make_plan
 from kcplan.commands.state import add_lock_timeout
@@ -33,13 +39,8 @@ from kcplan.plan import planfile
 from kcplan.plan.model import Plan
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
-from kcplan.views import apply_json
-from kcplan.views.apply_view import progress_line, render_summary
-from kcplan.views.health_view import render_health
-from kcplan.views.plan_view import render_plan
+from kcplan.views.apply_output import ApplyView, make_view
 
-EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
-DEFAULT_VERIFY_TIMEOUT = 180.0
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted."
 
 
@@ -90,38 +91,49 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    args.report = apply_json.Report(env=args.env or "")
-    if not args.json:
-        return _apply_env(args) if args.plan_file is None else _apply_file(args)
-    with contextlib.redirect_stdout(sys.stderr):  # the human output; stdout carries only the document
-        code = _apply_env(args) if args.plan_file is None else _apply_file(args)
-    sys.stdout.write(apply_json.render_json(args.report, code))
+    options = ApplyOptions.from_args(args)
+    view = make_view(options.json)
+    try:
+        code = _apply_env(args, options, view) if options.plan_file is None else _apply_file(args, options, view)
+    except Abandon:  # a second signal outside the steps (e.g. while verifying): nothing is under way
+        code = exit_codes.ERROR
+    code = view.finish(code)
+    if view.report.apply and view.report.apply.get("abandoned"):
+        _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """After a second signal: leave without joining the abandoned steps' threads (their requests may
+    hang up to the request timeout); everything to say and save was written before this."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # -- the two ways in ---------------------------------------------------------------------------------
 
 
-def _apply_file(args: argparse.Namespace) -> int:
-    if args.target or args.adopt:
+def _apply_file(args: argparse.Namespace, options: ApplyOptions, view: ApplyView) -> int:
+    if options.targets or options.adopt:
         raise UsageError("--target and --adopt are fixed by the saved plan",
                          "Pass them to 'kcplan plan --out FILE' instead.")
-    path: Path = args.plan_file
+    path = cast(Path, options.plan_file)
     plan = planfile.read(path).plan
-    args.report.env = plan.env
-    if args.env and args.env != plan.env:
-        raise UsageError(f"the plan {path} is for environment '{plan.env}', not '{args.env}'",
-                         f"Leave out -e, or make a plan for '{args.env}'.")
+    view.report.env = plan.env
+    if options.env and options.env != plan.env:
+        raise UsageError(f"the plan {path} is for environment '{plan.env}', not '{options.env}'",
+                         f"Leave out -e, or make a plan for '{options.env}'.")
     if not plan.actions:
-        print("The plan has no changes: nothing to apply.")
-        return EXIT_OK
+        view.result("The plan has no changes: nothing to apply.")
+        return exit_codes.OK
     inputs = render_inputs(args)
     ctx = Context(Path(args.project_dir), plan.env, bool(args.debug), dict(inputs.ext_vars))
     desired = load_desired(ctx.project_dir, ctx.env_name, ext_vars=inputs.ext_vars, tla_vars=inputs.tla_vars,
                            extra_sensitive_keys=ctx.settings.sensitive_keys)
     rendered = freshness.Rendered(desired.connectors, desired.sensitive)
     store = StateStore(ctx.state_path)
-    with store.locked("apply", timeout=args.lock_timeout), ctx.client() as client:
+    with store.locked("apply", timeout=options.lock_timeout), ctx.client() as client:
         state = store.load()
         freshness.raise_if_stale(freshness.state_problems(plan, state), str(path), plan.env)
         live = freshness.read_live(client, plan)
@@ -129,12 +141,13 @@ def _apply_file(args: argparse.Namespace) -> int:
                     + freshness.live_problems(plan, state, live)
                     + freshness.render_problems(plan, rendered))
         freshness.raise_if_stale(problems, str(path), plan.env)
-        return _execute(args, ctx, client, store, state, plan, freshness.write_configs(plan, rendered), live,
-                        desired.sensitive)
+        run = _Run(options, view, client, store, state, plan, live, desired.sensitive,
+                   parallelism=options.parallelism or ctx.settings.parallelism)
+        return run.execute(freshness.write_configs(plan, rendered))
 
 
-def _apply_env(args: argparse.Namespace) -> int:
-    if not args.auto_approve and not sys.stdin.isatty():
+def _apply_env(args: argparse.Namespace, options: ApplyOptions, view: ApplyView) -> int:
+    if not options.auto_approve and not sys.stdin.isatty():
         raise UsageError("'kcplan apply' without a plan file asks for confirmation, but stdin is not a terminal",
                          "Pass --auto-approve, or save a plan with 'kcplan plan -e ENV --out FILE' and run "
                          "'kcplan apply FILE'.")
@@ -142,137 +155,129 @@ def _apply_env(args: argparse.Namespace) -> int:
     print_warnings(desired.warnings)
     rendered = freshness.Rendered(desired.connectors, desired.sensitive)
     store = StateStore(ctx.state_path)
-    with store.locked("apply", timeout=args.lock_timeout), ctx.client() as client:
+    with store.locked("apply", timeout=options.lock_timeout), ctx.client() as client:
         state = store.load()
-        plan = make_plan(ctx, desired, state, targets=args.target, adopt=args.adopt)
-        sys.stdout.write(render_plan(plan))
+        plan = make_plan(ctx, desired, state, targets=list(options.targets), adopt=options.adopt)
+        view.plan(plan)
         if not plan.actions:
-            return EXIT_OK
-        if not args.auto_approve and not _confirm():
-            print("Apply cancelled; nothing was changed.")
-            return EXIT_ERROR
+            return exit_codes.OK
+        if not options.auto_approve and not _confirm(view):
+            view.result("Apply cancelled; nothing was changed.")
+            return exit_codes.ERROR
         live = freshness.read_live(client, plan)  # the cluster may have changed while the plan was read
         problems = (freshness.cluster_problems(plan, client.server_info().kafka_cluster_id or None)
                     + freshness.live_problems(plan, state, live))
         if problems:
             raise PlanError("the cluster changed since the plan above was made; nothing was changed:\n  - "
                             + "\n  - ".join(problems), f"Run 'kcplan apply -e {ctx.env_name}' again.")
-        return _execute(args, ctx, client, store, state, plan, freshness.write_configs(plan, rendered), live,
-                        desired.sensitive)
+        run = _Run(options, view, client, store, state, plan, live, desired.sensitive,
+                   parallelism=options.parallelism or ctx.settings.parallelism)
+        return run.execute(freshness.write_configs(plan, rendered))
 
 
-def _confirm() -> bool:
-    sys.stdout.write(f"\n{CONFIRM}\n  Enter a value: ")
-    sys.stdout.flush()
+def _confirm(view: ApplyView) -> bool:
+    view.ask(CONFIRM)
     return sys.stdin.readline().strip() == "yes"
 
 
 # -- execute, verify, roll back -------------------------------------------------------------------------
 
 
-def _progress(result: StepResult, done: int, total: int) -> None:
-    print(progress_line(result, done, total), file=sys.stderr, flush=True)
+@dataclass
+class _Run:
+    """One apply of a fresh plan: its steps, their verification and, when asked, the rollback.
+    ``live`` is the snapshot read at the start: the only place the previous configs are known."""
 
+    options: ApplyOptions
+    view: ApplyView
+    client: ConnectClient
+    store: StateStore
+    prior: State
+    plan: Plan
+    live: Mapping[str, LiveConnector]
+    sensitive: SensitiveKeys
+    parallelism: int
 
-def _execute(args: argparse.Namespace, ctx: Context, client: ConnectClient, store: StateStore, state: State,
-             plan: Plan, configs: Mapping[str, Mapping[str, str]], live: Mapping[str, LiveConnector],
-             sensitive: SensitiveKeys) -> int:
-    """Run the plan's steps, then verify health (and roll back when asked). ``live`` is the snapshot
-    read at the start: the only place the previous configs of updated connectors are known."""
-    report: apply_json.Report = args.report
-    report.env = plan.env
-    initial_state = client.server_info().supports("initial_state")
-    steps = build_steps(plan, configs, initial_state=initial_state)
-    base = state.with_salt(plan.digest_salt).with_cluster_id(plan.kafka_cluster_id or state.kafka_cluster_id)
-    parallelism = args.parallelism or ctx.settings.parallelism
-    print(f"Applying {len(plan.actions)} change(s) to environment '{plan.env}' ({len(steps)} step(s), "
-          f"up to {parallelism} at a time):", file=sys.stderr, flush=True)
-    with Interrupts() as interrupts:
-        executor = Executor(StepRunner(client), store, base, parallelism=parallelism, progress=_progress,
-                            interrupts=interrupts)
-        outcome = executor.run(steps)
-        report.apply = apply_json.outcome_doc(outcome)
-        print()
-        sys.stdout.write(render_summary(outcome))
-        if outcome.interrupted or outcome.save_error:
-            return EXIT_ERROR
-        code = EXIT_ERROR if outcome.failures else EXIT_OK
-        if args.no_verify:
-            print("Health not verified (--no-verify).")
-            return code
-        interrupts.raise_first = True
-        # a worker's trace may quote config values: mask the secrets of the new and the previous configs
-        secrets = {value for config in [*configs.values(), *(c.config for c in live.values())]
-                   for value in sensitive.secret_values(config)}
-        try:
-            failed = _verify(args, client, outcome, "", report, secrets)
-            if failed is None:
+    def execute(self, configs: Mapping[str, Mapping[str, str]]) -> int:
+        plan = self.plan
+        initial_state = self.client.server_info().supports("initial_state")
+        steps = build_steps(plan, configs, initial_state=initial_state)
+        base = self.prior.with_salt(plan.digest_salt).with_cluster_id(
+            plan.kafka_cluster_id or self.prior.kafka_cluster_id)
+        self.view.report.env = plan.env
+        self.view.progress(f"Applying {len(plan.actions)} change(s) to environment '{plan.env}' ({len(steps)} "
+                           f"step(s), up to {self.parallelism} at a time):")
+        with Interrupts() as interrupts:
+            executor = Executor(StepRunner(self.client), self.store, base, parallelism=self.parallelism,
+                                progress=self.view.step_done, interrupts=interrupts)
+            outcome = executor.run(steps)
+            self.view.outcome(outcome)
+            if outcome.interrupted or outcome.save_error:
+                return exit_codes.ERROR
+            code = exit_codes.ERROR if outcome.failures else exit_codes.OK
+            if not self.options.verify:
+                self.view.result("Health not verified (--no-verify).")
                 return code
-            if args.rollback_on_failure and failed:
-                interrupts.raise_first = False
-                if not _rollback(args, client, executor, state, plan, live, sensitive, failed, initial_state,
-                                 secrets):
-                    return EXIT_ERROR
-        except KeyboardInterrupt:
-            print("\nHealth verification interrupted; the apply itself finished and the state records it.")
-            return EXIT_ERROR
-    return EXIT_ERROR if outcome.failures else EXIT_UNHEALTHY
+            # a worker's trace may quote config values: mask the secrets of the new and the previous configs
+            secrets = {value for config in [*configs.values(), *(c.config for c in self.live.values())]
+                       for value in self.sensitive.secret_values(config)}
+            try:
+                with interrupts.raising():
+                    failed = self._verify(outcome, "", secrets)
+                if failed is None:
+                    return code
+                if (self.options.rollback_on_failure and failed
+                        and not self._rollback(executor, failed, initial_state, secrets)):
+                    return exit_codes.ERROR
+            except KeyboardInterrupt:
+                self.view.result("\nHealth verification interrupted; the apply itself finished and the state "
+                                 "records it.")
+                return exit_codes.ERROR
+        return exit_codes.ERROR if outcome.failures else exit_codes.UNHEALTHY
 
+    def _verify(self, outcome: Outcome, title: str, secrets: Collection[str]) -> list[str] | None:
+        """Health check of what the outcome wrote: None when all is healthy, else the FAILED names.
+        ``secrets`` are masked in the traces and details shown."""
+        expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
+                        for n, s, a, t in verify_targets(outcome)]
+        if not expectations:
+            return None
+        timeout = self.options.verify_timeout
+        self.view.progress(f"\n{title}Verifying the health of {len(expectations)} connector(s) "
+                           f"(up to {timeout:g} s):")
+        try:
+            results = verify(self.client, expectations, timeout=timeout, restart_failed=self.options.restart_failed,
+                             progress=lambda line: self.view.progress(scrub(line, secrets)))
+        except KcplanError as exc:
+            self.view.health_error(exc.message)
+            return []
+        results = [masked(r, secrets) for r in results]
+        self.view.health(results, self.options.verbose)
+        bad = [r for r in results if r.verdict != "healthy"]
+        if not bad:
+            return None
+        shown = ", ".join(f"{r.name} ({'FAILED' if r.verdict == 'failed' else 'unverified at the deadline'})"
+                          for r in bad)
+        self.view.result(f"Applied, but not healthy: {shown}.")
+        return [r.name for r in bad if r.verdict == "failed"]
 
-def _verify(args: argparse.Namespace, client: ConnectClient, outcome: Outcome, title: str,
-            record: apply_json.Report, secrets: Collection[str]) -> list[str] | None:
-    """Health check of what the outcome wrote: None when all is healthy, else the FAILED names.
-    The results go into ``record`` (the report, or its rollback part) for --json; ``secrets`` are
-    masked in the traces and details shown."""
-    expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
-                    for n, s, a, t in verify_targets(outcome)]
-    if not expectations:
-        return None
-    print(f"\n{title}Verifying the health of {len(expectations)} connector(s) (up to {args.verify_timeout:g} s):",
-          file=sys.stderr, flush=True)
-    try:
-        results = verify(client, expectations, timeout=args.verify_timeout, restart_failed=args.restart_failed,
-                         progress=lambda line: print(scrub(line, secrets), file=sys.stderr, flush=True))
-    except KcplanError as exc:
-        print(f"\nHealth could not be verified: {exc.message}")
-        record.health_error = exc.message
-        return []
-    results = [masked(r, secrets) for r in results]
-    record.health = apply_json.health_doc(results, args.verbose)
-    print()
-    sys.stdout.write(render_health(results, args.verbose))
-    bad = [r for r in results if r.verdict != "healthy"]
-    if not bad:
-        return None
-    shown = ", ".join(f"{r.name} ({'FAILED' if r.verdict == 'failed' else 'unverified at the deadline'})"
-                      for r in bad)
-    print(f"Applied, but not healthy: {shown}.")
-    return [r.name for r in bad if r.verdict == "failed"]
-
-
-def _rollback(args: argparse.Namespace, client: ConnectClient, executor: Executor, prior: State, plan: Plan,
-              live: Mapping[str, LiveConnector], sensitive: SensitiveKeys, failed: list[str],
-              initial_state: bool, secrets: Collection[str]) -> bool:
-    """Roll back the FAILED connectors; False when a rollback step failed or was interrupted."""
-    steps, notes = rollback_steps(failed, plan, live, prior, sensitive, plan.digest_salt,
-                                  initial_state=initial_state)
-    for note in notes:
-        print(f"Not rolled back: {note}")
-    if not steps:
-        return True
-    names = sorted({s.name for s in steps})
-    print(f"\nRolling back {len(names)} connector(s) that ended FAILED (--rollback-on-failure): {', '.join(names)}",
-          file=sys.stderr, flush=True)
-    back = Executor(StepRunner(client), executor.store, executor.state, parallelism=executor.parallelism,
-                    progress=_progress, interrupts=executor.interrupts)
-    outcome = back.run(steps)
-    executor.state = back.state
-    rolled = apply_json.Report(env=plan.env, apply=apply_json.outcome_doc(outcome))
-    args.report.rollback = rolled
-    print()
-    sys.stdout.write(render_summary(outcome, what="Rollback"))
-    if outcome.interrupted or outcome.save_error:
-        return False
-    executor.interrupts.raise_first = True
-    _verify(args, client, outcome, "Rollback: ", rolled, secrets)
-    return not outcome.failures
+    def _rollback(self, executor: Executor, failed: list[str], initial_state: bool,
+                  secrets: Collection[str]) -> bool:
+        """Roll back the FAILED connectors with the same executor (its state and lock); False when a
+        rollback step failed or was interrupted."""
+        steps, notes = rollback_steps(failed, self.plan, self.live, self.prior, self.sensitive,
+                                      self.plan.digest_salt, initial_state=initial_state)
+        for note in notes:
+            self.view.result(f"Not rolled back: {note}")
+        if not steps:
+            return True
+        names = sorted({s.name for s in steps})
+        self.view.progress(f"\nRolling back {len(names)} connector(s) that ended FAILED (--rollback-on-failure): "
+                           f"{', '.join(names)}")
+        outcome = executor.run(steps)
+        self.view.outcome(outcome, rollback=True)
+        if outcome.interrupted or outcome.save_error:
+            return False
+        with executor.interrupts.raising():
+            self._verify(outcome, "Rollback: ", secrets)
+        return not outcome.failures

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kcplan.apply.executor import Outcome, Step, StepResult
 from kcplan.apply.health import HealthResult
+from kcplan.apply.steps import Outcome, Step, StepResult
 from kcplan.views.apply_view import action_counts, step_noun
 
 FORMAT_VERSION = 1
@@ -42,6 +42,7 @@ def outcome_doc(outcome: Outcome) -> dict[str, Any]:
         "steps": [_result(r) for r in outcome.results],
         "skipped": [_step(s) for s in outcome.skipped],
         "not_started": [_step(s) for s in outcome.not_started],
+        "abandoned": list(outcome.abandoned),
         "state_save_error": outcome.save_error.message if outcome.save_error else None,
         "unsaved": list(outcome.unsaved),
         "seconds": round(outcome.seconds, 3),

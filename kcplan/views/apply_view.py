@@ -6,7 +6,7 @@ Messages are the client's (server message included, secrets already scrubbed).
 
 from __future__ import annotations
 
-from kcplan.apply.executor import Outcome, Step, StepResult
+from kcplan.apply.steps import Outcome, Step, StepResult
 from kcplan.plan.model import ADDS, CHANGES, DESTROYS, Action
 from kcplan.views import style
 
@@ -122,6 +122,10 @@ def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
     if outcome.skipped:
         shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.skipped)
         lines.append(f"Not done, because an earlier step of the same connector failed: {shown}")
+    if outcome.abandoned:
+        lines.append("Abandoned while under way (a second interrupt): " + ", ".join(outcome.abandoned)
+                     + ". They may still happen without being recorded in the state: 'kcplan plan' reads the "
+                     "cluster and shows them.")
     if outcome.not_started:
         shown = ", ".join(f"{s.name} ({step_noun(s)})" for s in outcome.not_started)
         lines.append(f"Not started: {shown}")

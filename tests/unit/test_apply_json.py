@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from kcplan.apply.executor import Outcome, Step, StepResult
 from kcplan.apply.health import Failure, HealthResult
+from kcplan.apply.steps import Outcome, Step, StepResult
 from kcplan.errors import InvalidConfig
 from kcplan.plan.model import Action
 from kcplan.views.apply_json import Report, health_doc, outcome_doc, render_json
@@ -36,7 +36,7 @@ def test_outcome_with_a_failure_a_skip_and_a_state_only_step() -> None:
              "note": "already gone"},
             {"connector": "d", "step": "adopt", "action": "adopt", "ok": True, "seconds": 0.0}],
         "skipped": [{"connector": "b", "step": "pause", "action": "update"}],
-        "not_started": [], "state_save_error": None, "unsaved": [], "seconds": 4.5}
+        "not_started": [], "abandoned": [], "state_save_error": None, "unsaved": [], "seconds": 4.5}
 
 
 def test_health_traces_are_cut_to_their_first_line_unless_verbose() -> None:

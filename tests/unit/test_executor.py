@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from kcplan.apply import freshness
-from kcplan.apply.executor import Executor, Outcome, Step, StepResult, build_steps, record, verify_targets
+from kcplan.apply.executor import Executor
 from kcplan.apply.rollback import rollback_steps
+from kcplan.apply.steps import Outcome, Step, StepResult, build_steps, record, verify_targets
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import ConnectorStatus, LiveConnector
@@ -416,7 +417,7 @@ def test_the_first_interrupt_only_asks_to_stop_or_raises_while_waiting_for_healt
         capfd: pytest.CaptureFixture[str]) -> None:
     import signal as sig
 
-    from kcplan.apply.executor import Interrupts
+    from kcplan.apply.interrupts import Interrupts
 
     interrupts = Interrupts()
     interrupts.under_way = lambda: ["a", "b"]
@@ -425,9 +426,78 @@ def test_the_first_interrupt_only_asks_to_stop_or_raises_while_waiting_for_healt
     assert capfd.readouterr().err == ("\nInterrupted (SIGINT): starting nothing new; waiting for 2 step(s) under way "
                                       "(a, b) to finish, then saving the state. Interrupt again to exit at once.\n")
     waiting = Interrupts()
-    waiting.raise_first = True
-    with pytest.raises(KeyboardInterrupt):
+    with waiting.raising(), pytest.raises(KeyboardInterrupt):
         waiting._handle(sig.SIGTERM, None)
+    assert waiting.count == 1
+    waiting.count = 0
+    waiting._handle(sig.SIGTERM, None)  # outside raising() again: only asks to stop
+    assert waiting.requested
+
+
+def test_a_second_interrupt_abandons_at_once_unless_a_result_is_being_saved(
+        capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal as sig
+
+    from kcplan.apply import interrupts as module
+    from kcplan.apply.interrupts import Abandon, Interrupts
+
+    interrupts = Interrupts()
+    interrupts.under_way = lambda: ["a"]
+    interrupts._handle(sig.SIGINT, None)
+    capfd.readouterr()
+    with pytest.raises(Abandon), interrupts.critical():
+        interrupts._handle(sig.SIGINT, None)  # deferred to the end of the block: the save finishes first
+        assert interrupts.count == 2
+    assert capfd.readouterr().err == (
+        "\nWarning: SIGINT again: exiting at once, without waiting for 1 step(s) under way (a); saving what "
+        "finished. The abandoned steps may still happen without being recorded in the state.\n")
+
+    def no_exit(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(module.os, "_exit", no_exit)
+    with pytest.raises(SystemExit) as exited:
+        interrupts._handle(sig.SIGTERM, None)
+    assert exited.value.code == 1
+    assert "SIGTERM a third time: exiting without saving the state" in capfd.readouterr().err
+
+
+def test_a_second_signal_abandons_the_steps_under_way_and_saves_the_finished_ones(tmp_path: Path) -> None:
+    import os
+    import signal as sig
+
+    from kcplan.apply.interrupts import Interrupts
+
+    names = "abcdef"
+    plan = make_plan(*(change(n, Action.CREATE, state_to="RUNNING", desired_config=cfg(n)) for n in names),
+                     lineage=None, serial=0)
+    steps = build_steps(plan, {n: cfg(n) for n in names}, initial_state=True)
+    store = new_store(tmp_path)
+    release = threading.Event()
+
+    def hang_at_c(step: Step) -> None:
+        if step.name != "c":
+            return
+        os.kill(os.getpid(), sig.SIGINT)
+        while ex.interrupts.count < 1:  # two signals sent together may arrive as one
+            time.sleep(0.01)
+        os.kill(os.getpid(), sig.SIGINT)
+        release.wait(30)  # a request that does not come back
+
+    try:
+        with store.locked("apply"), Interrupts() as interrupts:
+            ex = Executor(Scripted(on_run=hang_at_c), store, State().with_salt(SALT), parallelism=1,  # type: ignore[arg-type]
+                          interrupts=interrupts)
+            outcome = ex.run(steps)
+    finally:
+        release.set()
+    done = {r.step.name for r in outcome.results}
+    assert outcome.abandoned == ["c"] and outcome.interrupted
+    assert done == {"a", "b"} and [s.name for s in outcome.not_started] == ["d", "e", "f"]
+    assert sorted(done | set(outcome.abandoned) | {s.name for s in outcome.not_started}) == list(names)
+    assert sorted(store.load().connectors) == sorted(done)
+    assert ("Abandoned while under way (a second interrupt): c. They may still happen without being recorded "
+            "in the state") in render_summary(outcome)
 
 
 def test_pauses_then_resumes_one_at_a_time_then_stops(tmp_path: Path) -> None:
