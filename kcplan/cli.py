@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "import": "Record existing live connectors as managed by kcplan",
     "state": "Inspect or edit the state file (list, show, rm, force-unlock)",
     "schemas": "Pull per-class config schemas from a live cluster",
+    "offsets": "Show the committed offsets of connectors (offsets get NAME...)",
     "sandbox": "Start/stop a real local Kafka Connect for demos and tests",
 }
 

@@ -7,14 +7,14 @@ than the one answering raise ConnectError naming both versions before anything i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from kcplan.config.sensitive import SensitiveKeys, scrub
 from kcplan.connect.classify import GENERAL_KEY, redact_url, validation_errors
-from kcplan.connect.models import FEATURE_SINCE, ConnectorStatus, LiveConnector, ServerInfo
+from kcplan.connect.models import FEATURE_SINCE, ConnectorOffset, ConnectorStatus, LiveConnector, ServerInfo
 from kcplan.connect.transport import Transport
 from kcplan.errors import ConfigError, ConnectError, InvalidConfig, NotFound
 from kcplan.values import live_config
@@ -306,6 +306,25 @@ class ConnectClient:
         return self._transport.request("GET", "/health", accept=(500, 503)).json_object()
 
     # -- helpers of the endpoints -----------------------------------------------------------------------
+
+    def offsets(self, name: str) -> list[ConnectorOffset]:
+        """GET /connectors/NAME/offsets (Connect 3.5+): committed offsets; empty before the first commit."""
+        self._require("offsets", "reading connector offsets")
+        body = self._transport.request("GET", _cpath(name, "offsets"), name=name).json_object()
+        return ConnectorOffset.list_from_json(body)
+
+    def alter_offsets(self, name: str, offsets: Sequence[ConnectorOffset]) -> str:
+        """PATCH /connectors/NAME/offsets (3.6+, connector STOPPED); the worker's message. Idempotent."""
+        self._require("alter_offsets", "altering connector offsets")
+        payload = {"offsets": [{"partition": o.partition, "offset": o.offset} for o in offsets]}
+        reply = self._transport.request("PATCH", _cpath(name, "offsets"), json=payload, name=name)
+        return str(reply.json_object().get("message", ""))
+
+    def reset_offsets(self, name: str) -> str:
+        """DELETE /connectors/NAME/offsets (3.6+, connector STOPPED); the worker's message. Idempotent."""
+        self._require("alter_offsets", "resetting connector offsets")
+        reply = self._transport.request("DELETE", _cpath(name, "offsets"), name=name)
+        return str(reply.json_object().get("message", ""))
 
     def _require(self, feature: str, what: str) -> None:
         info = self.server_info()

@@ -32,6 +32,8 @@ FEATURE_SINCE: dict[str, tuple[int, ...]] = {
     "restart_tasks": (3, 0, 0),
     "plugin_config": (3, 2, 0),
     "stop": (3, 5, 0),
+    "offsets": (3, 5, 0),
+    "alter_offsets": (3, 6, 0),
     "initial_state": (3, 7, 0),
     "patch_config": (3, 8, 0),
     "health": (3, 9, 0),
@@ -115,3 +117,21 @@ def plugin_versions(plugins: Iterable[Mapping[str, Any]]) -> dict[str, list[str]
             if version not in versions:
                 versions.append(version)
     return found
+
+
+@dataclass(frozen=True)
+class ConnectorOffset:
+    """One entry of GET /connectors/NAME/offsets: a source partition (e.g. {"filename": ...}) or a sink's
+    topic partition ({"kafka_topic", "kafka_partition"}), and where the connector is in it (None: reset)."""
+
+    partition: dict[str, Any]
+    offset: dict[str, Any] | None
+
+    @classmethod
+    def list_from_json(cls, body: Any) -> list[ConnectorOffset]:
+        entries = body.get("offsets") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            return []
+        return [cls(partition=dict(e.get("partition") or {}),
+                    offset=dict(e["offset"]) if isinstance(e.get("offset"), dict) else None)
+                for e in entries if isinstance(e, dict)]
