@@ -11,14 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from kcplan import __version__
+from kcplan import __version__, exit_codes
+from kcplan.commands._messages import print_error
 from kcplan.errors import KcplanError
-from kcplan.views import style
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_UNHEALTHY = 3
 
 # name -> one-line help. Each name maps to kcplan.commands.<name> (import_ for 'import').
 COMMANDS: dict[str, str] = {
@@ -75,7 +70,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_ERROR, f"Error: {message}\nRun '{self.prog} --help' for usage.\n")
+        print_error(message, f"Run '{self.prog} --help' for usage.")
+        self.exit(exit_codes.ERROR)
 
 
 def _module_name(command: str) -> str:
@@ -120,29 +116,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.envs = _env_list(args)
     args.env = args.envs[0] if args.envs else None
     args.project_dir = Path(args.project_dir)
-    style.configure(args.no_color)
     if not args.command:
         parser.print_help()
-        return EXIT_ERROR
+        return exit_codes.ERROR
     try:
         module = importlib.import_module(_module_name(args.command))
         return int(module.run(args))
     except KcplanError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"Error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(exc.hint, file=sys.stderr)
+        print_error(exc.message, exc.hint)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("Error: interrupted", file=sys.stderr)
-        return EXIT_ERROR
+        print_error("interrupted")
+        return exit_codes.ERROR
     except BrokenPipeError:  # `kcplan status | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_ERROR
+        return exit_codes.ERROR
     except Exception as exc:  # a bug: say so briefly, details with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"Error: internal error: {type(exc).__name__}", file=sys.stderr)
-        print("This is a bug in kcplan; run again with --debug and report the traceback.", file=sys.stderr)
-        return EXIT_ERROR
+        print_error(f"internal error: {type(exc).__name__}",
+                    "This is a bug in kcplan; run again with --debug and report the traceback.")
+        return exit_codes.ERROR

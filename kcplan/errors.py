@@ -1,26 +1,8 @@
-"""The exception tree of kcplan.
+"""The exception tree of kcplan: every error a user can cause or meet is one of these.
 
-Every error a user can cause or meet ends as one of these; the CLI prints
-``Error: <message>`` and ``<hint>`` and exits with ``exit_code`` (1).
-Anything else is a bug and shows a traceback only with ``--debug``.
-
-    KcplanError                     message + hint (the next step)
-    ├── UsageError                  wrong command line / not built yet
-    ├── ConfigError                 environment settings, Jsonnet, validation
-    │   ├── RenderError             Jsonnet failed to evaluate (file:line in message)
-    │   └── SpecError               rendered configs are invalid (all problems listed)
-    ├── ConnectError                talking to the Connect REST API
-    │   ├── ConnectionFailed        no worker URL answered (nothing was sent)
-    │   ├── UnknownOutcome          a write was sent but its answer was lost
-    │   └── ApiError                the worker answered with an error status
-    │       ├── AuthFailed          401 / 403 (never retried)
-    │       ├── NotFound            404
-    │       ├── Conflict            409 that is not a rebalance (e.g. already exists)
-    │       ├── RebalanceInProgress 409 / 500 rebalance answers left after retries
-    │       └── InvalidConfig       400 with per-key validation messages
-    ├── StateError                  state file unreadable / unwritable
-    │   └── LockHeld                another kcplan holds the state lock
-    └── PlanError                   planner refused (prevent_destroy, ...) or a stale/broken plan file
+The CLI prints ``Error: <message>`` and the hint (the next step) and exits with ``exit_code`` (1);
+anything else is a bug and shows a traceback only with ``--debug``. The tree, and which layer raises
+what: ARCHITECTURE.md, "Errors".
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 
 In one run, on one cluster (each variant starts from a cluster without the previous variant's
 connectors, deleted and settled in between, and uses fresh names):
-  (a) the seed's approach: PUT /connectors/NAME/config for each connector, one after the other,
+  (a) a plain script's approach: PUT /connectors/NAME/config for each connector, one after the other,
       no verification; then poll GET /connectors?expand=status until every one is RUNNING with at
       least one task and all tasks RUNNING. A PUT answered 409/500 "rebalance" is repeated after 1 s
-      (the seed's script would stop there; counted and reported);
+      (a plain script would stop there; counted and reported);
   (b) kcplan: `kcplan plan -e bench --out plan.out` (timed on its own), then the whole
       `python -m kcplan apply plan.out --parallelism P` process, health verification included
       (it exits 0 only when every connector was verified healthy), for each P of --parallelism;
@@ -116,9 +116,9 @@ def seed(url: str, names: list[str]) -> SeedResult:
     retries = 0
     began = time.monotonic()
     for i, name in enumerate(names):
-        retries += put_until_accepted(session, url, name, "seed")
+        retries += put_until_accepted(session, url, name, "plain script")
         if i % 10 == 9:
-            log(f"seed: {i + 1} PUTs done")
+            log(f"plain script: {i + 1} PUTs done")
     puts = time.monotonic() - began
     wait_all_running(url, names)
     return SeedResult(time.monotonic() - began, puts, retries)
@@ -279,7 +279,8 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--parallelism", default="8,16,32,64")
     parser.add_argument("--urls", default="", help="worker URLs of an existing distributed cluster")
-    parser.add_argument("--skip-seed", action="store_true", help="(for trying the script) no seed variant")
+    parser.add_argument("--skip-seed", action="store_true",
+                        help="(for trying the script) no plain-script variant (a)")
     parser.add_argument("--verify-timeout", type=float, default=600.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.md"))
     opts = parser.parse_args()
@@ -319,11 +320,12 @@ def main() -> int:
 
         if not opts.skip_seed:
             names = fresh("bseed")
-            log(f"(a) seed: {n} sequential PUTs, then wait until all RUNNING ...")
+            log(f"(a) plain script: {n} sequential PUTs, then wait until all RUNNING ...")
             result = seed(url, names)
-            rows.append(Row("(a) seed: sequential PUTs, then wait for RUNNING", result.seconds, result.puts_seconds,
-                            None, None, None, result.retries, logs.since_mark()))
-            log(f"(a) seed: {result.seconds:.1f} s (PUTs {result.puts_seconds:.1f} s, {result.retries} retries)")
+            rows.append(Row("(a) plain script: sequential PUTs, then wait for RUNNING", result.seconds,
+                            result.puts_seconds, None, None, None, result.retries, logs.since_mark()))
+            log(f"(a) plain script: {result.seconds:.1f} s (PUTs {result.puts_seconds:.1f} s, "
+                f"{result.retries} retries)")
             settle(names)
         names = fresh("ball")
         log(f"(c) any client's floor: {n} PUTs at once, then wait until all RUNNING ...")
@@ -404,7 +406,7 @@ def write_results(opts: argparse.Namespace, started: str, about: list[str], n: i
         "one variant after the other; each variant uses fresh names and starts after the previous variant's",
         "connectors were deleted and the cluster's statuses stayed unchanged for 15 s.",
         "",
-        "- (a) the seed's approach: `PUT /connectors/NAME/config` one after the other, no verification, then",
+        "- (a) a plain script's approach: `PUT /connectors/NAME/config` one after the other, no verification, then",
         "  `GET /connectors?expand=status` every second until all are RUNNING with every task RUNNING.",
         "- (c) the floor for any client: all PUTs at the same time (one thread each), no state, no verification,",
         "  then the same polling. Nothing a client does can make the cluster faster than this.",
@@ -442,7 +444,7 @@ def write_results(opts: argparse.Namespace, started: str, about: list[str], n: i
     if ok:
         best = min(ok, key=lambda r: r.seconds)
         lines.append(f"- Fastest kcplan: {best.variant[4:]} ({best.seconds:.1f} s"
-                     + (f", {base / best.seconds:.1f}x the seed's approach" if base else "")
+                     + (f", {base / best.seconds:.1f}x the plain script's approach" if base else "")
                      + (f", {best.seconds / floor:.2f}x the floor (c)" if floor else "") + ").")
         if base:
             met = base / best.seconds >= TARGET

@@ -1,4 +1,4 @@
-"""Benchmark: `kcplan status` of 1,000 connectors on a REAL Kafka Connect, against the seed's approach.
+"""Benchmark: `kcplan status` of 1,000 connectors on a REAL Kafka Connect, against a plain script's approach.
 
 What it does, in one run:
   1. creates 1,000 FileStreamSource connectors (a missing file: RUNNING, one task each) with plain
@@ -6,7 +6,7 @@ What it does, in one run:
   2. times the whole `python -m kcplan status -e bench` process (interpreter start, imports,
      settings, state file, the REST read, rows, table output), --repeat times, as table and as JSON;
      counts its HTTP requests once through a counting proxy in front of the worker;
-  3. measures, in the same run, the seed's approach: GET /connectors, then one
+  3. measures, in the same run, a plain script's approach: GET /connectors, then one
      GET /connectors/NAME/status per connector, 16 at a time (reading alone, in this process);
      and, for a like-for-like ratio, kcplan's read + rows + table in this process too;
   4. writes bench/status/results.md (machine, date, numbers, ratios) and deletes its connectors.
@@ -123,7 +123,7 @@ def timed_status(project: Path, repeat: int, *args: str) -> tuple[list[float], s
 
 
 def seed_approach(url: str) -> tuple[float, int]:
-    """The seed script's way: GET /connectors, then GET .../status of each, THREADS at a time."""
+    """A plain script's way: GET /connectors, then GET .../status of each, THREADS at a time."""
     http = session()
     count = 0
     began = time.perf_counter()
@@ -188,7 +188,7 @@ def fmt(times: list[float]) -> str:
 
 
 def measure(url: str, n: int, repeat: int, work: Path, cleanup: bool, broker: str | None = None) -> dict[str, Any]:
-    """Everything for one worker: create the connectors, time kcplan and the seed, delete them
+    """Everything for one worker: create the connectors, time kcplan and the plain script, delete them
     (``cleanup``; a sandbox that is stopped next is left as it is: 1,000 deletes take minutes)."""
     delete_ours(url)
     print(f"creating {n} connectors on {url} ...", flush=True)
@@ -218,7 +218,7 @@ def measure(url: str, n: int, repeat: int, work: Path, cleanup: bool, broker: st
         seen = [f"{r.method} {r.path}" for r in proxy.seen]
         settings.write_text(f"{{ connect_url: '{url}' }}\n")
 
-    print("timing the seed's approach ...", flush=True)
+    print("timing the plain script's approach ...", flush=True)
     seed = [seed_approach(url) for _ in range(repeat)]
     inproc = [kcplan_in_process(url) for _ in range(repeat)]
     result = {
@@ -246,7 +246,7 @@ def section(title: str, r: dict[str, Any]) -> list[str]:
         f"| `kcplan status` (table), whole process | {len(r['seen'])} | {fmt(r['table'])} |",
         f"| `kcplan status --format json`, whole process | {len(r['seen'])} | {fmt(r['json'])} |",
         f"| kcplan read + rows + table, in-process | {r['inproc_requests']} | {fmt(r['inproc'])} |",
-        f"| seed's approach: list + 1 status request per connector, {THREADS} threads, in-process "
+        f"| plain script's approach: list + 1 status request per connector, {THREADS} threads, in-process "
         f"| {r['seed_requests']} | {fmt(r['seed'])} |",
         f"| (for reference) `python -c pass` | 0 | {fmt(r['start'])} |",
         f"| (for reference) `python -m kcplan --version`: interpreter + every kcplan import | 0 "
@@ -257,7 +257,7 @@ def section(title: str, r: dict[str, Any]) -> list[str]:
         f"- Requests the counting proxy saw for one `kcplan status`: {', '.join(r['seen'])}.",
         f"- Target (whole `status` process under {TARGET_S:g} s wall): "
         f"{'met' if kc < TARGET_S else 'NOT met'} ({kc:.3f} s).",
-        f"- kcplan's whole process vs the seed's reading alone (in-process, no interpreter start): "
+        f"- kcplan's whole process vs the plain script's reading alone (in-process, no interpreter start): "
         f"{sd / kc:.1f}x faster; in-process vs in-process: {sd / ip:.1f}x faster.",
         f"- Setup, not measured: {r['n']} PUTs + waiting for every task RUNNING: {r['create_s']:.1f} s; "
         f"{r['live_total']} connectors on the worker in all.",
@@ -311,8 +311,8 @@ def main() -> int:
             f"{THREADS} at a time.",
             "- kcplan: wall time of the whole `python -m kcplan status -e bench` process (interpreter start,",
             "  imports, settings, state file, REST read, rows, output); median of the runs.",
-            f"- Seed's approach: `GET /connectors`, then `GET /connectors/NAME/status` per connector, {THREADS}",
-            "  threads on one pooled session; reading alone, in the bench's process (no interpreter start).",
+            "- Plain script's approach: `GET /connectors`, then `GET /connectors/NAME/status` per connector,",
+            f"  {THREADS} threads on one pooled session; reading alone, in the bench's process (no interpreter start).",
             "",
             "## Results", "",
         ]
@@ -328,7 +328,7 @@ def main() -> int:
             "  took 2.4-3.0 s (512m) and 1.0 s (2g) for the whole process: the worker's share, not kcplan's.",
             "- Most of kcplan's own time is the interpreter and its imports (the `--version` row): the CLI",
             "  imports every command module to build its parser.",
-            "- The seed's approach is measured without an interpreter start and still loses: 1,001 round trips",
+            "- The plain script's approach is measured without an interpreter start and still loses: 1,001 round trips",
             "  through a worker whose 1,000 tasks compete for the same 2 cores.",
             "",
         ]

@@ -21,6 +21,7 @@ from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.errors import NotFound, PlanError
 from kcplan.plan import diff
+from kcplan.plan.cluster_guard import other_cluster
 from kcplan.plan.model import Change, Plan
 from kcplan.plan.planner import live_fingerprint, live_run_state
 from kcplan.state.digest import digest_config, fingerprint
@@ -60,7 +61,7 @@ def state_problems(plan: Plan, state: State) -> list[str]:
 
 
 def cluster_problems(plan: Plan, cluster_id: str | None) -> list[str]:
-    if plan.kafka_cluster_id and cluster_id and plan.kafka_cluster_id != cluster_id:
+    if other_cluster(plan.kafka_cluster_id, cluster_id):
         return [f"the Connect URL now answers for Kafka cluster {cluster_id}, the plan was made against "
                 f"cluster {plan.kafka_cluster_id}"]
     return []

@@ -1,4 +1,5 @@
-"""Jsonnet input options shared by every command that renders an environment.
+"""Options shared by several commands: the Jsonnet inputs of every command that renders an
+environment, and ``--lock-timeout`` of every command that takes the state lock.
 
 ``--ext-str``/``--ext-str-file`` and ``--tla-str``/``--tla-str-file`` work as in the jsonnet CLI;
 every environment variable is an ext var too, and so is ``env`` (the environment name).
@@ -11,8 +12,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from kcplan.errors import UsageError
+from kcplan.views.style import Palette
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,11 @@ class RenderInputs:
 
     ext_vars: dict[str, str] = field(default_factory=dict)
     tla_vars: dict[str, str] = field(default_factory=dict)
+
+
+def palette(args: argparse.Namespace, stream: TextIO | None = None) -> Palette:
+    """The colours for a command's output on ``stream`` (stdout by default), given --no-color."""
+    return Palette.for_stream(bool(getattr(args, "no_color", False)), stream or sys.stdout)
 
 
 def add_render_options(parser: argparse.ArgumentParser) -> None:
@@ -45,9 +53,20 @@ def render_inputs(args: argparse.Namespace) -> RenderInputs:
     return RenderInputs(ext_vars, tla_vars)
 
 
-def print_warnings(warnings: list[str]) -> None:
-    for warning in warnings:
-        print(f"Warning: {warning}", file=sys.stderr)
+def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
+    """--lock-timeout, for every command that takes the state lock."""
+    parser.add_argument("--lock-timeout", type=_seconds, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for a state lock held by another kcplan (default: fail at once)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
 
 
 def _split(item: str, option: str, need_value: bool) -> tuple[str, str | None]:

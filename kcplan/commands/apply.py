@@ -26,9 +26,9 @@ from kcplan.apply.options import DEFAULT_VERIFY_TIMEOUT, ApplyOptions
 from kcplan.apply.rollback import rollback_steps
 from kcplan.apply.runner import StepRunner
 from kcplan.apply.steps import Outcome, build_steps, verify_targets
-from kcplan.commands._options import add_render_options, print_warnings, render_inputs
-from kcplan.commands.plan import load_environment, make_plan
-from kcplan.commands.state import add_lock_timeout
+from kcplan.commands._messages import print_warnings
+from kcplan.commands._options import add_lock_timeout, add_render_options, render_inputs
+from kcplan.commands._planning import load_environment, make_plan
 from kcplan.config.render import load_desired
 from kcplan.config.sensitive import SensitiveKeys, scrub
 from kcplan.connect.client import ConnectClient
@@ -92,7 +92,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = ApplyOptions.from_args(args)
-    view = make_view(options.json)
+    view = make_view(options.json, bool(args.no_color))
     try:
         code = _apply_env(args, options, view) if options.plan_file is None else _apply_file(args, options, view)
     except Abandon:  # a second signal outside the steps (e.g. while verifying): nothing is under way

@@ -9,24 +9,25 @@ atomically (node_exporter's textfile collector must never read half a file). Whe
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fnmatch
-import os
-import secrets
 import sys
 import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from kcplan.commands.status import MAX_ENV_PARALLELISM, env_names, print_env_error
+from kcplan import exit_codes
+from kcplan.atomic_write import write_atomic
+from kcplan.commands._environments import concurrently, env_names
+from kcplan.commands._messages import print_error
+from kcplan.commands._options import palette
 from kcplan.context import Context
-from kcplan.errors import KcplanError, PlanError, StateError, UsageError
+from kcplan.errors import KcplanError, StateError, UsageError
+from kcplan.plan.cluster_guard import check_same_cluster
+from kcplan.selection import select
 from kcplan.views import drift_view
 from kcplan.views.drift_view import DriftCheck
+from kcplan.views.style import PLAIN
 
-EXIT_OK, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 OUTPUT_MODE = 0o644  # node_exporter usually runs as another user than the cron job
 
 
@@ -44,10 +45,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-e may be repeated or comma-separated (or 'all').\n"
         "exit: 0 no drift, 2 drift found, 1 error (with --format prometheus the failed check is still\n"
         "written, as kcplan_drift_check_success 0).\n")
-
-
-def _in_scope(name: str, patterns: Sequence[str]) -> bool:
-    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
 def check_env(project_dir: Path, env: str, patterns: Sequence[str] = (), debug: bool = False) -> DriftCheck:
@@ -71,38 +68,20 @@ def check_env(project_dir: Path, env: str, patterns: Sequence[str] = (), debug: 
     sensitive = SensitiveKeys.from_schemas(load_schemas(project_dir), ctx.settings.sensitive_keys)
     with ctx.client() as client:
         cluster_id = client.server_info().kafka_cluster_id or None
-        if state.kafka_cluster_id and cluster_id and state.kafka_cluster_id != cluster_id:
-            raise PlanError(
-                f"the state of environment '{env}' belongs to Kafka cluster {state.kafka_cluster_id}, but "
-                f"{client.current_url} answers for cluster {cluster_id}",
-                "Check the Connect URL of the environment (and KCPLAN_CONNECT_URL), or the state file path.",
-            )
+        check_same_cluster(env, state.kafka_cluster_id, cluster_id, [client.current_url])
         live = client.list_connectors()
     if patterns:
-        live = {n: c for n, c in live.items() if _in_scope(n, patterns)}
-        state = state.model_copy(update={"connectors": {n: r for n, r in state.connectors.items()
-                                                        if _in_scope(n, patterns)}})
+        live = select(live, patterns)
+        state = state.model_copy(update={"connectors": select(state.connectors, patterns)})
     return DriftCheck(env=env, checked_at=time.time(), report=detect(env, state, live, sensitive))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` at once: a temp file in the same folder, fsync, rename."""
-    folder = path.parent
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+def _write_output(path: Path, text: str) -> None:
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, OUTPUT_MODE)
-        try:
-            os.fchmod(fd, OUTPUT_MODE)
-            os.write(fd, text.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        write_atomic(path, text, mode=OUTPUT_MODE)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise UsageError(f"cannot write --output {path}: {exc.strerror or exc}",
-                         f"Check that the folder {folder} exists and is writable.") from None
+                         f"Check that the folder {path.parent} exists and is writable.") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,11 +96,10 @@ def run(args: argparse.Namespace) -> int:
         except KcplanError as exc:
             if args.debug:
                 traceback.print_exc()
-            print_env_error(env, exc, multi=len(envs) > 1)
+            print_error(exc.message, exc.hint, env=env if len(envs) > 1 else None)
             return DriftCheck(env=env, checked_at=time.time(), error=exc.message)
 
-    with ThreadPoolExecutor(max_workers=min(MAX_ENV_PARALLELISM, len(envs))) as pool:
-        checks = list(pool.map(one, envs))
+    checks = concurrently(one, envs)
     failed = any(c.report is None for c in checks)
     if args.format == "prometheus":
         text = drift_view.render_prometheus(checks)
@@ -130,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
     elif failed and all(c.report is None for c in checks):
         text = ""  # the errors are on stderr; a table would be empty
     else:
-        text = drift_view.render_table(checks) + "\n"
+        text = drift_view.render_table(checks, palette(args) if args.output is None else PLAIN) + "\n"
     if args.output is not None:
-        write_atomic(args.output, text)
+        _write_output(args.output, text)
     else:
         sys.stdout.write(text)
     if failed:
-        return EXIT_ERROR
-    return EXIT_DRIFT if any(c.report is not None and c.report.has_drift for c in checks) else EXIT_OK
+        return exit_codes.ERROR
+    return exit_codes.CHANGES if any(c.report is not None and c.report.has_drift for c in checks) else exit_codes.OK

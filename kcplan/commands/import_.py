@@ -10,20 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kcplan.commands._options import add_render_options, print_warnings
-from kcplan.commands.plan import load_environment, shown_urls
-from kcplan.commands.state import add_lock_timeout
-from kcplan.errors import PlanError, UsageError
+from kcplan import exit_codes
+from kcplan.commands._messages import print_warnings
+from kcplan.commands._options import add_lock_timeout, add_render_options, palette
+from kcplan.commands._planning import load_environment, shown_urls
+from kcplan.errors import UsageError
+from kcplan.plan.cluster_guard import check_same_cluster
 from kcplan.plan.planner import build_plan, live_run_state
+from kcplan.selection import literal
 from kcplan.state.digest import new_salt
 from kcplan.state.model import ManagedConnector, utc_now
 from kcplan.state.store import StateStore
 from kcplan.views.plan_view import render_plan
-
-
-def _literal(name: str) -> str:
-    """A --target pattern matching exactly this name (glob characters bracketed)."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,10 +42,7 @@ def run(args: argparse.Namespace) -> int:
         prior = store.load()
         cluster_id = client.server_info().kafka_cluster_id or None
         live = client.list_connectors()
-        if prior.kafka_cluster_id and cluster_id and prior.kafka_cluster_id != cluster_id:
-            raise PlanError(f"the state of '{ctx.env_name}' belongs to Kafka cluster {prior.kafka_cluster_id}, "
-                            f"but {client.current_url} answers for cluster {cluster_id}",
-                            "Check the Connect URL of the environment, or the state file path.")
+        check_same_cluster(ctx.env_name, prior.kafka_cluster_id, cluster_id, [client.current_url])
         unmanaged = sorted(n for n in live if n not in prior.connectors)
         if args.all:
             names = unmanaged
@@ -74,16 +69,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: already managed, left as it is.", file=sys.stderr)
     if not todo:
         print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
-        return 0
+        return exit_codes.OK
     print(f"Imported {len(todo)} connector{'s' if len(todo) != 1 else ''} into the state of '{ctx.env_name}' "
           f"(serial {saved.serial}): {', '.join(todo)}")
     undeclared = [n for n in todo if n not in desired.connectors]
     if undeclared:
-        print(f"Warning: not declared in the code, so the next apply would delete them: {', '.join(undeclared)}",
-              file=sys.stderr)
+        print_warnings([f"not declared in the code, so the next apply would delete them: {', '.join(undeclared)}"])
     plan = build_plan(desired.connectors, desired.sensitive, saved, live, env=ctx.env_name,
                       kafka_cluster_id=cluster_id, connect_urls=shown_urls(ctx),
-                      targets=[_literal(n) for n in todo])
+                      targets=[literal(n) for n in todo])
     print("\nWhat the code would change about them:\n")
-    sys.stdout.write(render_plan(plan))
-    return 0
+    sys.stdout.write(render_plan(plan, palette(args)))
+    return exit_codes.OK

@@ -6,13 +6,15 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from kcplan.commands._options import add_render_options, print_warnings, render_inputs
+from kcplan import exit_codes
+from kcplan.commands._messages import print_warnings
+from kcplan.commands._options import add_render_options, palette, render_inputs
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.render import load_desired, settings_sensitive_keys
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.context import require_env
 from kcplan.errors import UsageError
-from kcplan.views import style
+from kcplan.views.style import PLAIN, Palette
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     print_warnings(desired.warnings)
     specs = select(desired.connectors, args.names, env)
     sensitive = None if args.show_sensitive else desired.sensitive
-    print(render_json(specs, sensitive) if args.json else render_text(specs, sensitive), end="")
-    return 0
+    print(render_json(specs, sensitive) if args.json else render_text(specs, sensitive, palette(args)), end="")
+    return exit_codes.OK
 
 
 def select(connectors: dict[str, ConnectorSpec], names: Sequence[str], env: str) -> list[ConnectorSpec]:
@@ -55,14 +57,14 @@ def _config(spec: ConnectorSpec, sensitive: SensitiveKeys | None) -> dict[str, s
     return sensitive.mask_config(spec.config) if sensitive else dict(spec.config)
 
 
-def render_text(specs: list[ConnectorSpec], sensitive: SensitiveKeys | None) -> str:
+def render_text(specs: list[ConnectorSpec], sensitive: SensitiveKeys | None, colours: Palette = PLAIN) -> str:
     """Per connector a header, then its config as sorted 'key = value' lines."""
     blocks = []
     for spec in specs:
-        extras = [] if spec.state == "RUNNING" else [f"state: {style.state(spec.state)}"]
+        extras = [] if spec.state == "RUNNING" else [f"state: {colours.state(spec.state)}"]
         if spec.lifecycle.prevent_destroy:
             extras.append("prevent_destroy")
-        header = f"# {style.colour(spec.name, 'bold')} ({spec.source})"
+        header = f"# {colours.colour(spec.name, 'bold')} ({spec.source})"
         if extras:
             header += " [" + ", ".join(extras) + "]"
         config = _config(spec, sensitive)

@@ -7,10 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from kcplan import sandbox
+from kcplan import exit_codes, sandbox
 from kcplan.errors import UsageError
-
-EXIT_UNHEALTHY = 3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,17 +63,17 @@ def _up(root: Path, args: argparse.Namespace) -> int:
     print(f"Logs and state: {_shown(info.dir)}")
     print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
     print("Stop it with: kcplan sandbox down" + _dir_option(root))
-    return 0
+    return exit_codes.OK
 
 
 def _down(root: Path, grace: float) -> int:
     info = sandbox.stop_sandbox(root, grace=grace)
     if info is None:
         print(f"No sandbox recorded in {_shown(sandbox.sandbox_dir(root))}; nothing to stop.")
-        return 0
+        return exit_codes.OK
     pids = ", ".join(f"{p.name} {p.pid}" for p in info.processes)
     print(f"Sandbox stopped ({info.mode}; pids {pids}). Logs kept in {_shown(info.dir)}")
-    return 0
+    return exit_codes.OK
 
 
 def _status(root: Path) -> int:
@@ -83,7 +81,7 @@ def _status(root: Path) -> int:
     if found is None:
         print(f"No sandbox running (nothing recorded in {_shown(sandbox.sandbox_dir(root))}).")
         print("Start one with: kcplan sandbox up" + _dir_option(root))
-        return 0
+        return exit_codes.OK
     info, statuses = found
     healthy = all(s.alive and s.answering is not False for s in statuses)
     version = f" Kafka Connect {info.connect_version}" if info.connect_version else ""
@@ -102,9 +100,9 @@ def _status(root: Path) -> int:
         print(f"  {proc.name:<9} {where:<30} pid {proc.pid:<8} {what}  (log {_shown(Path(proc.log))})")
     if not healthy:
         print("Restart it with: kcplan sandbox down && kcplan sandbox up" + _dir_option(root))
-        return EXIT_UNHEALTHY
+        return exit_codes.UNHEALTHY
     print(f"export KCPLAN_CONNECT_URL={','.join(info.urls)}")
-    return 0
+    return exit_codes.OK
 
 
 def _broker_line(info: sandbox.SandboxInfo) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kcplan import exit_codes
 from kcplan.commands._options import add_render_options, render_inputs
 from kcplan.config.render import render_environment
 from kcplan.config.schemas import (
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         schema = from_plugin_config(cls, definitions,
                                     f"pulled from a Connect {info.version} worker (plugin version {version})")
         print(_write(args.project_dir, schema, args.force, version))
-    return 0
+    return exit_codes.OK
 
 
 def full_class_name(name: str, installed: list[str]) -> str:
@@ -102,10 +103,10 @@ def list_schemas(project_dir: Path) -> int:
     schemas = load_schemas(project_dir)
     if not len(schemas):
         print("no schema files in schemas/")
-        return 0
+        return exit_codes.OK
     for schema in schemas:
         sensitive = ", ".join(sorted(schema.sensitive_keys())) or "-"
         required = sum(1 for k in schema.keys.values() if k.required)
         print(f"{schema.connector_class}  ({schema.origin}; {len(schema.keys)} keys, {required} required; "
               f"sensitive: {sensitive})")
-    return 0
+    return exit_codes.OK

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from kcplan import exit_codes
+from kcplan.commands._options import palette
 from kcplan.plan import planfile
 from kcplan.views.plan_view import render_json, render_plan
 
@@ -20,5 +22,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(render_json(saved.plan, saved.kcplan_version))
     else:
-        sys.stdout.write(render_plan(saved.plan))
-    return 0
+        sys.stdout.write(render_plan(saved.plan, palette(args)))
+    return exit_codes.OK

@@ -11,29 +11,16 @@ import sys
 
 from tabulate import tabulate
 
+from kcplan import exit_codes
+from kcplan.commands._messages import print_warnings
+from kcplan.commands._options import add_lock_timeout, palette
 from kcplan.context import Context
 from kcplan.errors import UsageError
 from kcplan.plan.diff import masked
-from kcplan.state import lock as lk
+from kcplan.state.lock import force_unlock
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
-from kcplan.views import style
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
-    """--lock-timeout, for every command that takes the state lock."""
-    parser.add_argument("--lock-timeout", type=_seconds, default=0.0, metavar="SECONDS",
-                        help="wait up to SECONDS for a state lock held by another kcplan (default: fail at once)")
+from kcplan.views.style import Palette
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     ctx = Context.from_args(args)
     store = StateStore(ctx.state_path)
     if command == "list":
-        return _list(ctx, store)
+        return _list(ctx, store, palette(args))
     if command == "show":
         return _show(store, args.name, ctx.env_name)
     if command == "rm":
@@ -79,13 +66,13 @@ def _describe(store: StateStore, state: State) -> str:
             f"Kafka cluster {state.kafka_cluster_id or '?'})")
 
 
-def _list(ctx: Context, store: StateStore) -> int:
+def _list(ctx: Context, store: StateStore, colours: Palette) -> int:
     state = store.load()
     if not state.exists:
         print(f"No state yet for environment '{ctx.env_name}' ({store.path} does not exist): "
               "kcplan manages no connectors there.")
-        return 0
-    rows = [[name, rec.connector_class.rsplit(".", 1)[-1], style.state(rec.state),
+        return exit_codes.OK
+    rows = [[name, rec.connector_class.rsplit(".", 1)[-1], colours.state(rec.state),
              "yes" if rec.prevent_destroy else "no", rec.applied_at]
             for name, rec in sorted(state.connectors.items())]
     print(_describe(store, state) + f": {len(rows)} managed connector{'s' if len(rows) != 1 else ''}")
@@ -93,7 +80,7 @@ def _list(ctx: Context, store: StateStore) -> int:
         print()
         print(tabulate(rows, headers=["NAME", "CLASS", "STATE", "PREVENT_DESTROY", "APPLIED_AT"],
                        tablefmt="plain"))
-    return 0
+    return exit_codes.OK
 
 
 def _require(state: State, names: list[str], env: str) -> None:
@@ -116,7 +103,7 @@ def _show(store: StateStore, name: str, env: str) -> int:
     doc = {"name": rec.name, "config": masked(rec.config, SensitiveKeys()), "state": rec.state,
            "prevent_destroy": rec.prevent_destroy, "applied_at": rec.applied_at}
     sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return 0
+    return exit_codes.OK
 
 
 def _rm(store: StateStore, names: list[str], timeout: float, env: str) -> int:
@@ -128,17 +115,17 @@ def _rm(store: StateStore, names: list[str], timeout: float, env: str) -> int:
         saved = store.save(state)
     print(f"Removed from the state of '{env}' (serial {saved.serial}): {', '.join(sorted(set(names)))}.")
     print("The connectors on the cluster are untouched; kcplan now lists them as not managed.")
-    return 0
+    return exit_codes.OK
 
 
 def _force_unlock(store: StateStore, force: bool) -> int:
-    was_held, info = lk.force_unlock(store.lock_path, force=force)
+    was_held, info = force_unlock(store.lock_path, force=force)
     who = f" (last taken by {info.describe()})" if info else ""
     if info is None and not was_held and not store.lock_path.exists():
         print(f"The state {store.path} is not locked.")
     elif was_held:
         print(f"Removed the lock {store.lock_path} held by a live process{who}.")
-        print("Warning: that process still runs and may still write the state.", file=sys.stderr)
+        print_warnings(["that process still runs and may still write the state."])
     else:
         print(f"Removed the stale lock file {store.lock_path}{who}; nobody held it.")
-    return 0
+    return exit_codes.OK

@@ -8,27 +8,23 @@ does not hide the others (its error goes to stderr and the exit code is 1).
 from __future__ import annotations
 
 import argparse
-import fnmatch
-import sys
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from kcplan.config.environment import available_envs
+from kcplan import exit_codes
+from kcplan.commands._environments import concurrently, env_names, per_env
+from kcplan.commands._messages import print_error, print_warnings
+from kcplan.commands._options import palette
 from kcplan.connect.models import ConnectorStatus, LiveConnector
-from kcplan.context import Context, require_env
-from kcplan.errors import KcplanError, StateError, UsageError
+from kcplan.context import Context
+from kcplan.errors import KcplanError, StateError
+from kcplan.selection import matches, unmatched
 from kcplan.views import status_view
 from kcplan.views.status_view import StatusRow
 
 if TYPE_CHECKING:
     from kcplan.config.sensitive import SensitiveKeys
     from kcplan.connect.client import ConnectClient
-
-EXIT_OK, EXIT_ERROR, EXIT_UNHEALTHY = 0, 1, 3
-MAX_ENV_PARALLELISM = 8
-T = TypeVar("T")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -40,46 +36,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (parser.epilog or "") + (
         "\n-e may be repeated or comma-separated (or 'all'): environments are fetched concurrently.\n"
         "exit: 0 nothing FAILED, 3 some connector or task FAILED, 1 error.\n")
-
-
-def env_names(args: argparse.Namespace) -> list[str]:
-    """The environments named by -e (several, comma-separated, or 'all'); at least one."""
-    names = list(dict.fromkeys(args.envs)) or [require_env(args)]
-    if "all" in names:
-        if names != ["all"]:
-            raise UsageError("-e all cannot be combined with other environment names")
-        names = available_envs(args.project_dir)
-        if not names:
-            raise UsageError(f"no environments found under {args.project_dir / 'environments'}",
-                             "Each environment is a folder environments/NAME/ with a kcplan.jsonnet.")
-    return names
-
-
-def per_env(envs: list[str], fetch: Callable[[str], T]) -> list[tuple[str, T | None, KcplanError | None]]:
-    """``fetch`` for every environment, concurrently; (env, result, None) or (env, None, error), in order.
-
-    A single environment's error is raised as is (the CLI prints it); with several, each is kept so
-    the others can still be reported.
-    """
-    if len(envs) == 1:
-        return [(envs[0], fetch(envs[0]), None)]
-
-    def guarded(env: str) -> tuple[str, T | None, KcplanError | None]:
-        try:
-            return env, fetch(env), None
-        except KcplanError as exc:
-            return env, None, exc
-
-    with ThreadPoolExecutor(max_workers=min(MAX_ENV_PARALLELISM, len(envs))) as pool:
-        return list(pool.map(guarded, envs))
-
-
-def print_env_error(env: str, exc: KcplanError, multi: bool = True) -> None:
-    """``Error: ...`` and the hint on stderr, as the CLI prints them (naming the environment if several)."""
-    where = f"environment '{env}': " if multi else ""
-    print(f"Error: {where}{exc.message}", file=sys.stderr)
-    if exc.hint:
-        print(exc.hint, file=sys.stderr)
 
 
 def read_statuses(client: ConnectClient) -> dict[str, LiveConnector]:
@@ -114,8 +70,7 @@ def mask_traces(client: ConnectClient, sensitive: SensitiveKeys,
         except KcplanError:
             return []
 
-    with ThreadPoolExecutor(max_workers=min(MAX_ENV_PARALLELISM, len(failing))) as pool:
-        found = dict(zip(failing, pool.map(secrets_of, failing), strict=True))
+    found = dict(zip(failing, concurrently(secrets_of, failing), strict=True))
     masked = dict(live)
     for name, secrets in found.items():
         status = live[name].status
@@ -137,8 +92,7 @@ def _fetch(args: argparse.Namespace, env: str) -> list[StatusRow]:
     managed = _managed_names(ctx)
     rows = [status_view.build_row(env, connector, None if managed is None else name in managed)
             for name, connector in sorted(live.items())]
-    if args.connector:
-        rows = [r for r in rows if any(fnmatch.fnmatchcase(r.name, pat) for pat in args.connector)]
+    rows = [r for r in rows if matches(r.name, args.connector)]
     if args.failed:
         rows = [r for r in rows if r.failed]
     return rows
@@ -154,7 +108,7 @@ def _managed_names(ctx: Context) -> set[str] | None:
     try:
         return set(StateStore(ctx.state_path).load().connectors)
     except StateError as exc:
-        print(f"Warning: environment '{ctx.env_name}': {exc.message} (MANAGED shows '?')", file=sys.stderr)
+        print_warnings([f"environment '{ctx.env_name}': {exc.message} (MANAGED shows '?')"])
         return None
 
 
@@ -169,12 +123,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         print(status_view.render_markdown(rows, multi, args.traces))
     else:
-        print(status_view.render_table(rows, multi, args.traces))
-    for pattern in args.connector:
-        if not any(fnmatch.fnmatchcase(r.name, pattern) for r in rows) and not args.failed:
-            print(f"Warning: --connector {pattern!r} matches no connector", file=sys.stderr)
+        print(status_view.render_table(rows, multi, args.traces, palette(args)))
+    if not args.failed:
+        names = [r.name for r in rows]
+        print_warnings(f"--connector {p!r} matches no connector" for p in unmatched(args.connector, names))
     for env, err in errors:
-        print_env_error(env, err)
+        print_error(err.message, err.hint, env=env)
     if errors:
-        return EXIT_ERROR
-    return EXIT_UNHEALTHY if any(row.failed for row in rows) else EXIT_OK
+        return exit_codes.ERROR
+    return exit_codes.UNHEALTHY if any(row.failed for row in rows) else exit_codes.OK

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ThreadPoolExecutor
 
-from kcplan.commands._options import add_render_options, print_warnings, render_inputs
+from kcplan import exit_codes
+from kcplan.commands._messages import print_warnings
+from kcplan.commands._options import add_render_options, render_inputs
 from kcplan.config.models import ConnectorSpec
 from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
 from kcplan.config.sensitive import SensitiveKeys
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     print(summary(rendered, online_url=redact_url(ctx.settings.connect_url[0]) if ctx else None))
     if used_plugins:
         print(used_plugins)
-    return 0
+    return exit_codes.OK
 
 
 def summary(rendered: Rendered, online_url: str | None = None) -> str:

@@ -163,23 +163,17 @@ def settings_sensitive_keys(project_dir: Path, env_name: str,
     return keys
 
 
-def _kind(value: object) -> str:
-    """The JSON type name of a value, for messages."""
+def _json_type(value: object) -> str:
+    """The JSON type of a value with its article, for messages: 'a string', 'an object', 'null'."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(value, int | float):
-        return "number"
+        return "a number"
     if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _a(kind: str) -> str:
-    if kind == "null":
-        return kind
-    return ("an " if kind[0] in "aeiou" else "a ") + kind
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def name_problem(name: str) -> str | None:
@@ -217,11 +211,11 @@ class _Builder:
                 if isinstance(item, dict):
                     self.add_item(file, index, item)
                 else:
-                    self.problems.append(Problem(file, f"must be a connector object, got {_a(_kind(item))}",
+                    self.problems.append(Problem(file, f"must be a connector object, got {_json_type(item)}",
                                                  f"item [{index}]"))
         else:
             self.problems.append(Problem(
-                file, f"must evaluate to a connector object or an array of them, got {_a(_kind(data))}"))
+                file, f"must evaluate to a connector object or an array of them, got {_json_type(data)}"))
 
     def add_item(self, file: str, index: int | None, obj: dict[str, Any]) -> None:
         item = _Item(file, f"item [{index}]" if index is not None else None)
@@ -229,7 +223,7 @@ class _Builder:
         if "config" in obj and not wrapped and set(obj) <= set(WRAPPER_KEYS):
             self._name(item, obj, obj, wrapped=False)
             item.problem(f"must be an object (the Connect config of the wrapped form), "
-                         f"got {_a(_kind(obj['config']))}", "config")
+                         f"got {_json_type(obj['config'])}", "config")
             self.problems.extend(item.problems)
             return
         raw = obj["config"] if wrapped else obj
@@ -266,14 +260,14 @@ class _Builder:
             item.problem(f"unknown key in the wrapped form (allowed: {allowed})", key)
         state = obj.get("state", "RUNNING")
         if state not in RUN_STATES:
-            shown = repr(state) if isinstance(state, str) else _a(_kind(state))
+            shown = repr(state) if isinstance(state, str) else _json_type(state)
             item.problem(f"must be one of {', '.join(RUN_STATES)}, got {shown}", "state")
             state = None
         return state, self._lifecycle(item, obj.get("lifecycle", {}))
 
     def _lifecycle(self, item: _Item, value: Any) -> Lifecycle | None:
         if not isinstance(value, dict):
-            item.problem(f"must be an object like {{prevent_destroy: true}}, got {_a(_kind(value))}",
+            item.problem(f"must be an object like {{prevent_destroy: true}}, got {_json_type(value)}",
                          "lifecycle")
             return None
         try:
@@ -285,7 +279,7 @@ class _Builder:
                 if err["type"] == "extra_forbidden":
                     item.problem(f"unknown lifecycle setting (allowed: {allowed})", key)
                 elif err["type"] == "bool_type":
-                    item.problem(f"must be true or false, got {_a(_kind(err['input']))}", key)
+                    item.problem(f"must be true or false, got {_json_type(err['input'])}", key)
                 else:
                     item.problem(str(err["msg"]), key)
             return None
@@ -310,7 +304,7 @@ class _Builder:
             return None
         name = source["name"]
         if not isinstance(name, str):
-            item.problem(f"must be a string, got {_a(_kind(name))}", "name")
+            item.problem(f"must be a string, got {_json_type(name)}", "name")
             return None
         problem = name_problem(name)
         if problem:
@@ -346,7 +340,7 @@ class _Builder:
             parts = [scalar_string(v) for v in value]
             bad = [i for i, part in enumerate(parts) if part is None]
             for i in bad:
-                item.problem(f"list element [{i}] is {_a(_kind(value[i]))}: list elements must be "
+                item.problem(f"list element [{i}] is {_json_type(value[i])}: list elements must be "
                              "strings, numbers or booleans", key)
             return None if bad else ",".join(p for p in parts if p is not None)
         return scalar_string(value)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kcplan.atomic_write import write_atomic
 from kcplan.config.sensitive import is_placeholder
 from kcplan.errors import ConfigError
 
@@ -273,7 +274,5 @@ _KEY_TYPES = frozenset(KeyType.__args__)  # type: ignore[attr-defined]
 def write_schema(project_dir: Path, schema: ClassSchema) -> Path:
     path = schema_path(project_dir, schema.connector_class)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(schema.to_json(), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, schema.to_json())
     return path

@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from kcplan import __version__
+from kcplan.atomic_write import write_atomic
 from kcplan.errors import PlanError
 from kcplan.plan.model import Action, Plan
 from kcplan.state.digest import canonical_json
-from kcplan.state.store import write_private_file
 
 KIND = "kcplan-plan"
 FORMAT_VERSION = 1
@@ -58,7 +58,7 @@ def dumps(plan: Plan, created_at: str) -> bytes:
 def write(path: Path, plan: Plan, created_at: str) -> None:
     """Write atomically with mode 0600 (a plan names connectors and configs)."""
     try:
-        write_private_file(Path(path), dumps(plan, created_at))
+        write_atomic(path, dumps(plan, created_at), mode=0o600)
     except OSError as exc:
         raise PlanError(f"could not write the plan file {path}: {exc.strerror or exc}",
                         "Check that its folder exists and is writable.") from None

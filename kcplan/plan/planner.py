@@ -7,7 +7,6 @@ never touched, unless declared and identical (adopted, no write) or ``adopt=True
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,9 +15,11 @@ from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.errors import PlanError
 from kcplan.plan import diff
+from kcplan.plan.cluster_guard import check_same_cluster
 from kcplan.plan.drift import connector_drift
 from kcplan.plan.drift import run_state_of as live_run_state
 from kcplan.plan.model import RUN_STATE_ACTIONS, Action, Change, Drift, Plan, RunState
+from kcplan.selection import matches, unmatched
 from kcplan.state.digest import digest_config, fingerprint
 from kcplan.state.model import ManagedConnector, State
 
@@ -58,17 +59,19 @@ def _state_side(rec: ManagedConnector) -> _Side:
 
 
 @dataclass(frozen=True)
-class _Ctx:
+class _PlanInputs:
+    """What every connector's change is computed with."""
+
     sensitive: SensitiveKeys
     salt: str
     refreshed: bool
 
 
-def _converge(name: str, spec: ConnectorSpec, have: _Side, ctx: _Ctx, *, adopting: bool,
+def _converge(name: str, spec: ConnectorSpec, have: _Side, inputs: _PlanInputs, *, adopting: bool,
               live: LiveConnector | None) -> Change:
     """The one action that turns ``have`` into ``spec``."""
     want = _desired_side(spec)
-    keys = diff.key_changes(have.config, want.config, ctx.sensitive, ctx.salt)
+    keys = diff.key_changes(have.config, want.config, inputs.sensitive, inputs.salt)
     if want.cls != have.cls:
         action = Action.REPLACE
     elif keys:
@@ -83,25 +86,25 @@ def _converge(name: str, spec: ConnectorSpec, have: _Side, ctx: _Ctx, *, adoptin
         keys=keys,
         state_from=have.state if action is not Action.REPLACE else None,
         state_to=want.state,
-        desired_config=digest_config(want.config, ctx.sensitive, ctx.salt),
+        desired_config=digest_config(want.config, inputs.sensitive, inputs.salt),
         prevent_destroy=spec.lifecycle.prevent_destroy,
-        live_exists=live is not None or not ctx.refreshed,
-        live_fingerprint=live_fingerprint(live, ctx.salt),
+        live_exists=live is not None or not inputs.refreshed,
+        live_fingerprint=live_fingerprint(live, inputs.salt),
         adopting=adopting,
         source=spec.source,
         patch=diff.patch_ops(keys),
     )
 
 
-def _create(name: str, spec: ConnectorSpec, ctx: _Ctx) -> Change:
+def _create(name: str, spec: ConnectorSpec, inputs: _PlanInputs) -> Change:
     want = _desired_side(spec)
-    keys = diff.key_changes({}, want.config, ctx.sensitive, ctx.salt)
+    keys = diff.key_changes({}, want.config, inputs.sensitive, inputs.salt)
     return Change(
         name=name,
         action=Action.CREATE,
         keys=keys,
         state_to=want.state,
-        desired_config=digest_config(want.config, ctx.sensitive, ctx.salt),
+        desired_config=digest_config(want.config, inputs.sensitive, inputs.salt),
         prevent_destroy=spec.lifecycle.prevent_destroy,
         source=spec.source,
         patch=diff.patch_ops(keys),
@@ -119,12 +122,10 @@ def _adopt(change: Change) -> Change:
     return change.model_copy(update={"action": Action.ADOPT, "state_from": None})
 
 
-def _in_scope(name: str, targets: Sequence[str]) -> bool:
-    return not targets or any(fnmatch.fnmatchcase(name, t) for t in targets)
-
-
 @dataclass
-class _Acc:
+class _PlanParts:
+    """The plan's lists, filled connector by connector."""
+
     changes: list[Change]
     drift: list[Drift]
     unmanaged: list[str]
@@ -132,38 +133,38 @@ class _Acc:
 
 
 def _plan_one(name: str, spec: ConnectorSpec | None, rec: ManagedConnector | None,
-              live: LiveConnector | None, ctx: _Ctx, adopt: bool, acc: _Acc) -> None:
+              live: LiveConnector | None, inputs: _PlanInputs, adopt: bool, parts: _PlanParts) -> None:
     """The change (or conflict) for one in-scope connector that is declared or managed."""
     if spec is None:
         assert rec is not None
-        if live is None and ctx.refreshed:
-            acc.changes.append(Change(name=name, action=Action.FORGET, prevent_destroy=rec.prevent_destroy))
+        if live is None and inputs.refreshed:
+            parts.changes.append(Change(name=name, action=Action.FORGET, prevent_destroy=rec.prevent_destroy))
         else:
-            acc.changes.append(Change(
+            parts.changes.append(Change(
                 name=name, action=Action.DELETE, prevent_destroy=rec.prevent_destroy,
                 state_from=live_run_state(live) if live else rec.state, live_exists=True,
-                live_fingerprint=live_fingerprint(live, ctx.salt)))
+                live_fingerprint=live_fingerprint(live, inputs.salt)))
         return
-    if ctx.refreshed:
+    if inputs.refreshed:
         if live is None:
-            acc.changes.append(_create(name, spec, ctx))
+            parts.changes.append(_create(name, spec, inputs))
             return
         have = _live_side(live)
     else:
         if rec is None:
-            acc.changes.append(_create(name, spec, ctx))
+            parts.changes.append(_create(name, spec, inputs))
             return
         have = _state_side(rec)
-    change = _converge(name, spec, have, ctx, adopting=rec is None, live=live)
+    change = _converge(name, spec, have, inputs, adopting=rec is None, live=live)
     if change.action is Action.NOOP:
-        if rec is None or not _record_matches(rec, spec, ctx.salt):
+        if rec is None or not _record_matches(rec, spec, inputs.salt):
             change = _adopt(change)
         else:
             change = Change(name=name, action=Action.NOOP)
     elif rec is None and not adopt:
-        acc.conflicts.append(change)
+        parts.conflicts.append(change)
         return
-    acc.changes.append(change)
+    parts.changes.append(change)
 
 
 def _check_prevent_destroy(changes: list[Change], desired: Mapping[str, ConnectorSpec]) -> None:
@@ -207,27 +208,22 @@ def build_plan(
     if not use_salt:
         raise ValueError("build_plan needs a salt when the state has none")
     refreshed = live is not None
-    if refreshed and prior.kafka_cluster_id and kafka_cluster_id and prior.kafka_cluster_id != kafka_cluster_id:
-        raise PlanError(
-            f"the state of environment '{env}' belongs to Kafka cluster {prior.kafka_cluster_id}, but "
-            f"{', '.join(connect_urls) or 'the Connect URL'} answers for cluster {kafka_cluster_id}",
-            "Check the Connect URL of the environment (and KCPLAN_CONNECT_URL), or the state file path.",
-        )
-    ctx = _Ctx(sensitive, use_salt, refreshed)
+    if refreshed:
+        check_same_cluster(env, prior.kafka_cluster_id, kafka_cluster_id, connect_urls)
+    inputs = _PlanInputs(sensitive, use_salt, refreshed)
     live_map: Mapping[str, LiveConnector] = live or {}
-    acc = _Acc([], [], [], [])
-    for name in sorted(desired.keys() | prior.connectors.keys() | live_map.keys()):
-        spec, rec, lv = desired.get(name), prior.get(name), live_map.get(name)
-        if refreshed and rec is not None and (found := connector_drift(name, rec, lv, ctx.sensitive, ctx.salt)):
-            acc.drift.append(found)
-        if spec is None and rec is None:
-            acc.unmanaged.append(name)
-        elif _in_scope(name, targets):
-            _plan_one(name, spec, rec, lv, ctx, adopt, acc)
-    _check_prevent_destroy(acc.changes, desired)
+    parts = _PlanParts([], [], [], [])
     names = desired.keys() | prior.connectors.keys() | live_map.keys()
-    warnings = tuple(f"--target {t!r} matches no connector" for t in targets
-                     if not any(fnmatch.fnmatchcase(n, t) for n in names))
+    for name in sorted(names):
+        spec, rec, lv = desired.get(name), prior.get(name), live_map.get(name)
+        if refreshed and rec is not None and (found := connector_drift(name, rec, lv, inputs.sensitive, inputs.salt)):
+            parts.drift.append(found)
+        if spec is None and rec is None:
+            parts.unmanaged.append(name)
+        elif matches(name, targets):
+            _plan_one(name, spec, rec, lv, inputs, adopt, parts)
+    _check_prevent_destroy(parts.changes, desired)
+    warnings = tuple(f"--target {t!r} matches no connector" for t in unmatched(targets, names))
     return Plan(
         env=env,
         kafka_cluster_id=kafka_cluster_id if refreshed else prior.kafka_cluster_id,
@@ -238,9 +234,9 @@ def build_plan(
         refreshed=refreshed,
         targets=tuple(targets),
         adopt=adopt,
-        changes=tuple(acc.changes),
-        drift=tuple(acc.drift),
-        unmanaged=tuple(acc.unmanaged),
-        conflicts=tuple(acc.conflicts),
+        changes=tuple(parts.changes),
+        drift=tuple(parts.drift),
+        unmanaged=tuple(parts.unmanaged),
+        conflicts=tuple(parts.conflicts),
         warnings=warnings,
     )

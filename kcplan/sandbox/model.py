@@ -7,11 +7,11 @@ never anything found by name) and what ``status`` reports.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kcplan.atomic_write import write_atomic
 from kcplan.errors import SandboxError
 
 STATE_FILE = "sandbox.json"
@@ -129,14 +129,8 @@ def load_info(root: Path) -> SandboxInfo | None:
 
 
 def save_info(info: SandboxInfo) -> None:
-    """Write the record atomically (temp file, fsync, rename): a kill never leaves half a file."""
-    path = info.dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    with open(tmp, "w") as out:
-        out.write(json.dumps(info.to_json(), indent=2) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    """Write the record atomically: a kill never leaves half a file."""
+    write_atomic(info.dir / STATE_FILE, json.dumps(info.to_json(), indent=2) + "\n")
 
 
 def loaded(root: Path) -> SandboxInfo:

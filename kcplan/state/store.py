@@ -1,8 +1,8 @@
 """Reading and writing the state file: atomic, backed up, 0600, under the lock.
 
-A write goes to a temp file in the same folder (created 0600 whatever the umask), is
-fsynced, the previous state is hard-linked to ``<state>.backup``, the temp file is renamed
-over the state, and the folder is fsynced. A failed write leaves the previous file as it was.
+A write (kcplan.atomic_write) goes to a temp file in the same folder (created 0600 whatever the
+umask), is fsynced, the previous state is hard-linked to ``<state>.backup``, the temp file is
+renamed over the state, and the folder is fsynced. A failed write leaves the previous file as it was.
 ``save`` refuses to write without the lock, or over a state that changed since it was read.
 """
 
@@ -12,7 +12,6 @@ import contextlib
 import glob
 import json
 import os
-import secrets
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,8 +19,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kcplan.atomic_write import replace_by_link, temp_prefix, write_atomic
 from kcplan.errors import StateError
-from kcplan.state import lock as lk
+from kcplan.state import lock as state_lock
 from kcplan.state.digest import new_salt
 from kcplan.state.model import FORMAT_VERSION, State
 
@@ -43,7 +43,7 @@ class StateStore:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._lock: lk.StateLock | None = None
+        self._lock: state_lock.StateLock | None = None
         self._cache: tuple[tuple[int, int, int] | None, State] | None = None
         self._mutex = threading.RLock()  # apply's worker threads save one at a time
 
@@ -101,11 +101,11 @@ class StateStore:
     # -- locking ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self, command: str, timeout: float = 0.0) -> Iterator[lk.StateLock]:
+    def locked(self, command: str, timeout: float = 0.0) -> Iterator[state_lock.StateLock]:
         """Hold the state lock for the block (waiting up to ``timeout`` s); LockHeld otherwise."""
         if self._lock is not None:
             raise StateError(f"internal: the state lock {self.lock_path} is already held by this process")
-        held = lk.acquire(self.lock_path, command, timeout=timeout, state_path=self.path)
+        held = state_lock.acquire(self.lock_path, command, timeout=timeout, state_path=self.path)
         self._lock = held
         self._cache = None
         self._remove_stale_temp_files()
@@ -120,13 +120,13 @@ class StateStore:
         """Temp files of the state and backup left by a writer that was killed before its rename: only a
         lock holder writes them, and we hold the lock, so every one found now is stale. Best effort (a
         read-only folder keeps them; they are never read)."""
-        for name in (self.path.name, self.backup_path.name):
-            for stale in self.path.parent.glob(f".{glob.escape(name)}.tmp-*"):
+        for written in (self.path, self.backup_path):
+            for stale in written.parent.glob(glob.escape(temp_prefix(written)) + "*"):
                 with contextlib.suppress(OSError):
                     stale.unlink()
 
-    def lock_info(self) -> lk.LockInfo | None:
-        return lk.read_info(self.lock_path)
+    def lock_info(self) -> state_lock.LockInfo | None:
+        return state_lock.read_info(self.lock_path)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -172,64 +172,17 @@ class StateStore:
 
     def _write(self, data: bytes) -> None:
         folder = self.path.parent
-        tmp = folder / f".{self.path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _write_file(tmp, data)
-            if self.path.exists():
-                self._backup(folder)
-            os.replace(tmp, self.path)
-            _fsync_dir(folder)
+            write_atomic(self.path, data, mode=_FILE_MODE, before_replace=self._backup)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise StateError(
                 f"could not write the state file {self.path}: {exc.strerror or exc}",
                 f"Nothing was changed: the previous state file is intact. Check free space and "
                 f"permissions of {folder}, then run the command again.",
             ) from None
 
-    def _backup(self, folder: Path) -> None:
+    def _backup(self) -> None:
         """Keep the previous state as <state>.backup (a hard link: atomic and cheap)."""
-        tmp = folder / f".{self.backup_path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            os.link(self.path, tmp)
-        except OSError:  # no hard links on this file system: copy
-            _write_file(tmp, self.path.read_bytes())
-        os.chmod(tmp, _FILE_MODE)
-        os.replace(tmp, self.backup_path)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, _FILE_MODE)
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically write any file 0600 (plan files use it): temp, fsync, rename, fsync dir."""
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        _write_file(tmp, data)
-        os.replace(tmp, path)
-        _fsync_dir(folder)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        if self.path.exists():
+            replace_by_link(self.path, self.backup_path, mode=_FILE_MODE)

@@ -18,20 +18,23 @@ from kcplan.views import apply_json
 from kcplan.views.apply_view import progress_line, render_summary
 from kcplan.views.health_view import render_health
 from kcplan.views.plan_view import render_plan
+from kcplan.views.style import Palette
 
 
 class ApplyView:
     """Human output: the plan, summaries and health on ``out``; progress on ``err``."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, no_color: bool = False) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.out_colours = Palette.for_stream(no_color, self.out)
+        self.err_colours = Palette.for_stream(no_color, self.err)
         self.report = apply_json.Report()
         self._record = self.report  # the part of the report being filled in (apply, then rollback)
 
     def plan(self, plan: Plan) -> None:
         self.report.env = plan.env
-        self.out.write(render_plan(plan))
+        self.out.write(render_plan(plan, self.out_colours))
 
     def result(self, text: str) -> None:
         """A line of the command's result (e.g. "nothing to apply")."""
@@ -41,7 +44,7 @@ class ApplyView:
         print(text, file=self.err, flush=True)
 
     def step_done(self, result: StepResult, done: int, total: int) -> None:
-        self.progress(progress_line(result, done, total))
+        self.progress(progress_line(result, done, total, self.err_colours))
 
     def ask(self, question: str) -> None:
         self.out.write(f"\n{question}\n  Enter a value: ")
@@ -53,12 +56,13 @@ class ApplyView:
             self.report.rollback = self._record = apply_json.Report(env=self.report.env, apply=doc)
         else:
             self.report.apply = doc
-        self.out.write("\n" + render_summary(outcome, what="Rollback" if rollback else "Apply"))
+        self.out.write("\n" + render_summary(outcome, what="Rollback" if rollback else "Apply",
+                                              palette=self.out_colours))
         self.out.flush()
 
     def health(self, results: Sequence[HealthResult], verbose: bool) -> None:
         self._record.health = apply_json.health_doc(results, verbose)
-        self.out.write("\n" + render_health(list(results), verbose))
+        self.out.write("\n" + render_health(list(results), verbose, self.out_colours))
 
     def health_error(self, message: str) -> None:
         self._record.health_error = message
@@ -73,9 +77,9 @@ class ApplyView:
 class JsonApplyView(ApplyView):
     """--json: the human text on stderr, the report as one JSON document on stdout at the end."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, *, no_color: bool = False) -> None:
         self._document = out or sys.stdout
-        super().__init__(out=err or sys.stderr, err=err or sys.stderr)
+        super().__init__(out=err or sys.stderr, err=err or sys.stderr, no_color=no_color)
 
     def finish(self, code: int) -> int:
         super().finish(code)
@@ -84,5 +88,5 @@ class JsonApplyView(ApplyView):
         return code
 
 
-def make_view(json: bool) -> ApplyView:
-    return JsonApplyView() if json else ApplyView()
+def make_view(json: bool, no_color: bool) -> ApplyView:
+    return JsonApplyView(no_color=no_color) if json else ApplyView(no_color=no_color)

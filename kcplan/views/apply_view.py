@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kcplan.apply.steps import Outcome, Step, StepResult
 from kcplan.plan.model import ADDS, CHANGES, DESTROYS, Action
-from kcplan.views import style
+from kcplan.views.style import PLAIN, Palette
 
 _SYMBOL = {"delete": ("-", "red"), "create": ("+", "green"), "update": ("~", "yellow"),
            "run_state": ("~", "yellow"), "adopt": ("=", "cyan"), "forget": ("-", "red")}
@@ -51,7 +51,7 @@ def one_line(text: str, limit: int = 240) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def progress_line(result: StepResult, done: int, total: int) -> str:
+def progress_line(result: StepResult, done: int, total: int, palette: Palette = PLAIN) -> str:
     """e.g. '  + orders-sink: created (1.2 s)  [3/20]'."""
     step = result.step
     prefix = "rollback: " if step.rollback else ""
@@ -63,7 +63,7 @@ def progress_line(result: StepResult, done: int, total: int) -> str:
         reason = one_line(result.error.message) if result.error else "failed"
         text = f"{prefix}{step_noun(step)} failed: {reason}"
     note = f"; {result.note}" if result.note else ""
-    return f"  {style.colour(sym, col)} {step.name}: {text} ({seconds(result.seconds)}{note})  [{done}/{total}]"
+    return f"  {palette.colour(sym, col)} {step.name}: {text} ({seconds(result.seconds)}{note})  [{done}/{total}]"
 
 
 def _indent(text: str, by: str) -> str:
@@ -90,7 +90,7 @@ def action_counts(outcome: Outcome) -> dict[str, int]:
             "forgotten": finished.count(Action.FORGET)}
 
 
-def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
+def render_summary(outcome: Outcome, *, what: str = "Apply", palette: Palette = PLAIN) -> str:
     """Counts per plan action (Terraform's add/change/destroy), then every failure and what was left."""
     n = action_counts(outcome)
     counts = f"{n['added']} added, {n['changed']} changed, {n['destroyed']} destroyed"
@@ -110,10 +110,10 @@ def render_summary(outcome: Outcome, *, what: str = "Apply") -> str:
         head = f"{what} complete: {counts}"
     if failures:
         head += f"; {len(outcome.failed_names)} failed"
-    lines = [style.colour(head + f" ({took}).", "bold")]
+    lines = [palette.colour(head + f" ({took}).", "bold")]
     if failures:
         lines.append("")
-        lines.append(style.colour("Failed:", "red"))
+        lines.append(palette.colour("Failed:", "red"))
         for r in failures:
             message = r.error.message if r.error else "failed"
             if r.error and r.error.specific_hint:  # e.g. what a Connect 4.x 500 means

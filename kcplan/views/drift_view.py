@@ -17,8 +17,8 @@ from tabulate import tabulate
 
 from kcplan.plan.drift import KINDS, DriftReport, kinds_of
 from kcplan.plan.model import Drift, KeyChange
-from kcplan.views import style
 from kcplan.views.plan_view import key_line
+from kcplan.views.style import PLAIN, Palette
 
 JSON_FORMAT_VERSION = 1
 MAX_KEYS_IN_ROW = 4  # the table row names this many changed keys; the key section below lists all
@@ -52,12 +52,12 @@ def _detail(d: Drift) -> str:
     return "; ".join(parts)
 
 
-def _kind_text(kinds: list[str]) -> str:
+def _kind_text(kinds: list[str], palette: Palette) -> str:
     colour = "red" if "deleted" in kinds else ("cyan" if kinds == ["unmanaged"] else "yellow")
-    return style.colour(", ".join(kinds), colour)
+    return palette.colour(", ".join(kinds), colour)
 
 
-def _rows(checks: Sequence[DriftCheck], multi: bool) -> list[list[str]]:
+def _rows(checks: Sequence[DriftCheck], multi: bool, palette: Palette) -> list[list[str]]:
     rows = []
     for check in checks:
         if check.report is None:
@@ -65,17 +65,17 @@ def _rows(checks: Sequence[DriftCheck], multi: bool) -> list[list[str]]:
         items: list[tuple[str, list[str], str]] = [(d.name, kinds_of(d), _detail(d)) for d in check.report.drift]
         items += [(name, ["unmanaged"], "created by hand (not in the state)") for name in check.report.unmanaged]
         for name, kinds, detail in sorted(items):
-            rows.append(([check.env] if multi else []) + [name, _kind_text(kinds), detail])
+            rows.append(([check.env] if multi else []) + [name, _kind_text(kinds, palette), detail])
     return rows
 
 
-def _key_sections(checks: Sequence[DriftCheck], multi: bool) -> list[str]:
+def _key_sections(checks: Sequence[DriftCheck], multi: bool, palette: Palette) -> list[str]:
     lines: list[str] = []
     for check in checks:
         for d in check.report.drift if check.report else ():
             if d.keys:
                 lines.append(f"  {check.env}: {d.name}" if multi else f"  {d.name}")
-                lines += [key_line(k) for k in d.keys]
+                lines += [key_line(k, palette=palette) for k in d.keys]
     return lines
 
 
@@ -92,24 +92,24 @@ def summary_line(report: DriftReport) -> str:
         line = (f"{report.env}: drift in {n} connector{'s' if n != 1 else ''} "
                 f"({_counts_text(report.counts())}); {managed}.")
     if report.failed_connectors:
-        line += (f" Not drift, but unhealthy: {_n(report.failed_connectors, 'connector')} with FAILED "
-                 f"parts ({_n(report.failed_tasks, 'FAILED task')}): 'kcplan status -e {report.env} --failed'.")
+        line += (f" Not drift, but unhealthy: {_count_of(report.failed_connectors, 'connector')} with FAILED "
+                 f"parts ({_count_of(report.failed_tasks, 'FAILED task')}): 'kcplan status -e {report.env} --failed'.")
     return line
 
 
-def _n(count: int, noun: str) -> str:
+def _count_of(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def render_table(checks: Sequence[DriftCheck]) -> str:
+def render_table(checks: Sequence[DriftCheck], palette: Palette = PLAIN) -> str:
     """Drifted connectors (one row each), the changed keys, one summary line per environment."""
     multi = len(checks) > 1
-    rows = _rows(checks, multi)
+    rows = _rows(checks, multi, palette)
     out: list[str] = []
     if rows:
         headers = (["ENV"] if multi else []) + ["NAME", "DRIFT", "DETAIL"]
         out += [tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True), ""]
-        keys = _key_sections(checks, multi)
+        keys = _key_sections(checks, multi, palette)
         if keys:
             out += ["Changed keys (applied -> live):", *keys, ""]
     out += [summary_line(c.report) for c in checks if c.report is not None]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from kcplan.apply.health import HealthResult, summary
-from kcplan.views import style
+from kcplan.views.style import PLAIN, Palette
 
 ERROR_WIDTH = 120
 RESULT_TEXT = {"healthy": "healthy", "failed": "FAILED", "unverified": "unverified"}
@@ -30,14 +30,14 @@ def _error(result: HealthResult) -> str:
     return "" if result.verdict == "healthy" else _cut(result.detail, ERROR_WIDTH)
 
 
-def _row(result: HealthResult) -> list[str]:
+def _row(result: HealthResult, palette: Palette) -> list[str]:
     worker = result.failures[0].worker if result.failures and result.failures[0].worker else result.worker
     state = result.state or "-"
     tasks = "-" if result.state in (None, "ABSENT") else f"{result.tasks_running}/{result.tasks_total}"
     return [
         result.name,
-        style.colour(RESULT_TEXT[result.verdict], RESULT_COLOUR[result.verdict]),
-        style.state(state),
+        palette.colour(RESULT_TEXT[result.verdict], RESULT_COLOUR[result.verdict]),
+        palette.state(state),
         tasks,
         worker or "-",
         _error(result),
@@ -69,11 +69,13 @@ def _traces(results: list[HealthResult]) -> list[str]:
     return blocks
 
 
-def render_health(results: list[HealthResult], verbose: bool) -> str:
+def render_health(results: list[HealthResult], verbose: bool,
+                  palette: Palette = PLAIN) -> str:
     """The table, the totals line, details of failures, and with ``verbose`` the full traces."""
     if not results:
         return "Nothing to verify.\n"
-    table = tabulate([_row(r) for r in results], headers=["NAME", "RESULT", "STATE", "TASKS", "WORKER", "ERROR"],
+    table = tabulate([_row(r, palette) for r in results],
+                     headers=["NAME", "RESULT", "STATE", "TASKS", "WORKER", "ERROR"],
                      tablefmt="plain", disable_numparse=True)
     out = [table.rstrip(), "", totals_line(results)]
     details = _details(results, verbose)

@@ -11,7 +11,7 @@ from typing import Any
 from kcplan import __version__
 from kcplan.config.sensitive import MASK
 from kcplan.plan.model import Action, Change, Drift, KeyChange, Plan
-from kcplan.views import style
+from kcplan.views.style import PLAIN, Palette
 
 JSON_FORMAT_VERSION = 1
 _SYMBOL = {
@@ -32,7 +32,7 @@ def _value(value: str | None, hidden: bool) -> str:
     return MASK if hidden else json.dumps(value, ensure_ascii=False)
 
 
-def key_line(k: KeyChange, note: str = "") -> str:
+def key_line(k: KeyChange, note: str = "", palette: Palette = PLAIN) -> str:
     sym, col = _KEY_SYMBOL[k.kind]
     if k.kind == "add":
         text = _value(k.new, k.new_hidden)
@@ -42,12 +42,12 @@ def key_line(k: KeyChange, note: str = "") -> str:
         text = MASK
     else:
         text = f"{_value(k.old, k.old_hidden)} -> {_value(k.new, k.new_hidden)}"
-    return f"      {style.colour(sym, col)} {k.key}: {text}{note}"
+    return f"      {palette.colour(sym, col)} {k.key}: {text}{note}"
 
 
-def _title(c: Change) -> str:
+def _title(c: Change, palette: Palette) -> str:
     sym, col = _SYMBOL[c.action]
-    head = f"  {style.colour(sym, col)} {c.action.value} {style.colour(c.name, 'bold')}"
+    head = f"  {palette.colour(sym, col)} {c.action.value} {palette.colour(c.name, 'bold')}"
     if c.action in (Action.PAUSE, Action.RESUME, Action.STOP):
         return f"{head} ({c.state_from} -> {c.state_to})"
     if c.action in (Action.CREATE, Action.REPLACE) and c.state_to and c.state_to != "RUNNING":
@@ -65,33 +65,33 @@ def _title(c: Change) -> str:
     return head
 
 
-def _change_lines(c: Change) -> list[str]:
-    lines = [_title(c)]
+def _change_lines(c: Change, palette: Palette) -> list[str]:
+    lines = [_title(c, palette)]
     for k in c.keys:
         note = "  (forces replacement)" if c.action is Action.REPLACE and k.key == "connector.class" else ""
-        lines.append(key_line(k, note))
+        lines.append(key_line(k, note, palette))
     if c.action is Action.UPDATE and c.run_state_change:
-        lines.append(f"      {style.colour('~', 'yellow')} run state: {c.state_from} -> {c.state_to}")
+        lines.append(f"      {palette.colour('~', 'yellow')} run state: {c.state_from} -> {c.state_to}")
     return lines
 
 
-def _drift_lines(d: Drift) -> list[str]:
+def _drift_lines(d: Drift, palette: Palette) -> list[str]:
     if d.deleted:
-        return [f"  {style.colour('-', 'red')} {style.colour(d.name, 'bold')} has been deleted"]
-    lines = [f"  {style.colour('~', 'yellow')} {style.colour(d.name, 'bold')} has changed"]
-    lines += [key_line(k) for k in d.keys]
+        return [f"  {palette.colour('-', 'red')} {palette.colour(d.name, 'bold')} has been deleted"]
+    lines = [f"  {palette.colour('~', 'yellow')} {palette.colour(d.name, 'bold')} has changed"]
+    lines += [key_line(k, palette=palette) for k in d.keys]
     if "run_state" in d.kinds:
-        lines.append(f"      {style.colour('~', 'yellow')} run state: {d.applied_state} -> {d.live_state}")
+        lines.append(f"      {palette.colour('~', 'yellow')} run state: {d.applied_state} -> {d.live_state}")
     return lines
 
 
-def _conflict_lines(c: Change) -> list[str]:
+def _conflict_lines(c: Change, palette: Palette) -> list[str]:
     where = f" (declared in {c.source})" if c.source else ""
-    lines = [f"  {style.colour('!', 'red')} {style.colour(c.name, 'bold')}{where}: --adopt would "
+    lines = [f"  {palette.colour('!', 'red')} {palette.colour(c.name, 'bold')}{where}: --adopt would "
              f"{c.action.value} it"]
-    lines += [key_line(k) for k in c.keys]
+    lines += [key_line(k, palette=palette) for k in c.keys]
     if c.run_state_change:
-        lines.append(f"      {style.colour('~', 'yellow')} run state: {c.state_from} -> {c.state_to}")
+        lines.append(f"      {palette.colour('~', 'yellow')} run state: {c.state_from} -> {c.state_to}")
     return lines
 
 
@@ -103,38 +103,38 @@ def _header(plan: Plan) -> str:
     return f'Plan for environment "{plan.env}" (Kafka cluster {plan.kafka_cluster_id or "?"} at {urls}).'
 
 
-def render_plan(plan: Plan) -> str:
+def render_plan(plan: Plan, palette: Palette = PLAIN) -> str:
     """The human diff, ending with the summary line."""
     out = [_header(plan), ""]
     if plan.drift:
-        out.append(style.colour("Changes made outside kcplan", "bold")
+        out.append(palette.colour("Changes made outside kcplan", "bold")
                    + " (the cluster differs from what kcplan last applied):")
         out.append("")
         for d in plan.drift:
-            out += _drift_lines(d)
+            out += _drift_lines(d, palette)
         out.append("")
     if plan.unmanaged:
-        out.append(style.colour("Connectors on the cluster not managed by kcplan", "bold") + " (left untouched):")
+        out.append(palette.colour("Connectors on the cluster not managed by kcplan", "bold") + " (left untouched):")
         out += [f"    {name}" for name in plan.unmanaged]
         out.append("")
     if plan.conflicts:
-        out.append(style.colour("Conflicts", "bold") + ": declared in the code and present on the cluster, "
+        out.append(palette.colour("Conflicts", "bold") + ": declared in the code and present on the cluster, "
                    "but not managed by kcplan.")
         out.append("Left untouched: take them over with --adopt, or record them as they are with "
                    "'kcplan import NAME'.")
         out.append("")
         for c in plan.conflicts:
-            out += _conflict_lines(c)
+            out += _conflict_lines(c, palette)
         out.append("")
     actions = plan.actions
     if actions:
         out.append("kcplan will perform the following actions:")
         out.append("")
         for c in actions:
-            out += _change_lines(c)
+            out += _change_lines(c, palette)
             out.append("")
         s = plan.summary()
-        out.append(style.colour("Plan:", "bold") + f" {s.add} to add, {s.change} to change, {s.destroy} to destroy.")
+        out.append(palette.colour("Plan:", "bold") + f" {s.add} to add, {s.change} to change, {s.destroy} to destroy.")
         if s.adopt or s.forget:
             out.append(f"State only (no change to the cluster): {s.adopt} to adopt, {s.forget} to forget.")
     elif plan.conflicts:

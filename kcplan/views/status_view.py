@@ -10,7 +10,7 @@ from typing import Any
 from tabulate import tabulate
 
 from kcplan.connect.models import ConnectorStatus, LiveConnector
-from kcplan.views import style
+from kcplan.views.style import PLAIN, Palette
 
 TASK_STATES = ("RUNNING", "FAILED", "PAUSED", "UNASSIGNED")
 ERROR_WIDTH = 120  # the table's ERROR column is cut here (markdown and JSON keep the whole line)
@@ -111,7 +111,7 @@ def _cut(text: str, width: int | None) -> str:
     return text[: width - 3] + "..."
 
 
-def _table_rows(rows: list[StatusRow], multi_env: bool, colour: bool,
+def _table_rows(rows: list[StatusRow], multi_env: bool, palette: Palette,
                 error_width: int | None) -> tuple[list[str], list[list[Any]]]:
     headers = ["NAME", "TYPE", "STATE", "WORKER", "TASKS", "RUNNING", "FAILED", "PAUSED", "UNASSIGNED",
                "MANAGED", "ERROR"]
@@ -122,9 +122,9 @@ def _table_rows(rows: list[StatusRow], multi_env: bool, colour: bool,
         first = _cut(row.failures[0].first_line, error_width) if row.failures else ""
         failed = str(row.tasks_failed)
         line: list[Any] = [
-            row.name, row.type, style.state(row.state) if colour else row.state, row.worker,
+            row.name, row.type, palette.state(row.state), row.worker,
             str(row.tasks_total), str(row.tasks_running),
-            style.colour(failed, "red") if colour and row.tasks_failed else failed,
+            palette.colour(failed, "red") if row.tasks_failed else failed,
             str(row.tasks_paused), str(row.tasks_unassigned), _managed_text(row.managed), first,
         ]
         if multi_env:
@@ -142,8 +142,8 @@ def _traces(rows: list[StatusRow]) -> str:
     return "\n\n".join(blocks)
 
 
-def render_table(rows: list[StatusRow], multi_env: bool, traces: bool) -> str:
-    headers, table = _table_rows(rows, multi_env, colour=True, error_width=ERROR_WIDTH)
+def render_table(rows: list[StatusRow], multi_env: bool, traces: bool, palette: Palette = PLAIN) -> str:
+    headers, table = _table_rows(rows, multi_env, palette, error_width=ERROR_WIDTH)
     out = tabulate(table, headers=headers, tablefmt="plain", disable_numparse=True) if rows else "No connectors."
     out += "\n\n" + summary(rows)
     if traces and any(row.failures for row in rows):
@@ -152,7 +152,7 @@ def render_table(rows: list[StatusRow], multi_env: bool, traces: bool) -> str:
 
 
 def render_markdown(rows: list[StatusRow], multi_env: bool, traces: bool) -> str:
-    headers, table = _table_rows(rows, multi_env, colour=False, error_width=None)
+    headers, table = _table_rows(rows, multi_env, PLAIN, error_width=None)
     table = [[cell.replace("|", "\\|") for cell in line] for line in table]
     out = tabulate(table, headers=headers, tablefmt="github", disable_numparse=True) if rows else "No connectors."
     out += "\n\n" + summary(rows)

@@ -1,0 +1,49 @@
+"""Render an environment and plan it against its state and its cluster: what plan, apply -e and import share.
+
+``make_plan`` is the one place that turns a rendered environment and a state into a Plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kcplan.commands._options import render_inputs
+from kcplan.config.render import Desired, load_desired
+from kcplan.context import Context
+from kcplan.plan.model import Plan
+from kcplan.plan.planner import build_plan
+from kcplan.state.digest import new_salt
+from kcplan.state.model import State
+
+
+def load_environment(args: argparse.Namespace) -> tuple[Context, Desired]:
+    """Settings and rendered connectors of the environment named by -e."""
+    inputs = render_inputs(args)
+    ctx = Context.from_args(args, ext_vars=inputs.ext_vars)
+    desired = load_desired(ctx.project_dir, ctx.env_name, ext_vars=inputs.ext_vars, tla_vars=inputs.tla_vars,
+                           extra_sensitive_keys=ctx.settings.sensitive_keys)
+    return ctx, desired
+
+
+def shown_urls(ctx: Context) -> list[str]:
+    """The environment's Connect URLs as plans show and store them: without ``user:password@``."""
+    from kcplan.connect.classify import redact_url
+
+    return [redact_url(u) for u in ctx.settings.connect_url]
+
+
+def make_plan(ctx: Context, desired: Desired, prior: State, *, refresh: bool = True,
+              targets: list[str] | None = None, adopt: bool = False) -> Plan:
+    """Read the cluster (one GET / and one expand request) unless refresh is off, then plan."""
+    cluster_id: str | None = None
+    live = None
+    urls = shown_urls(ctx)
+    if refresh:
+        with ctx.client() as client:
+            cluster_id = client.server_info().kafka_cluster_id or None
+            live = client.list_connectors()
+    return build_plan(
+        desired.connectors, desired.sensitive, prior, live,
+        env=ctx.env_name, salt=prior.digest_salt or new_salt(), kafka_cluster_id=cluster_id,
+        connect_urls=urls, targets=list(targets or []), adopt=adopt,
+    )
