@@ -60,12 +60,21 @@ def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
 
 
 def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (argparse type)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must not be negative")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds, more than 0 (argparse type)."""
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 

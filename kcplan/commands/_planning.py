@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kcplan.commands._options import render_inputs
 from kcplan.config.render import Desired, load_desired
@@ -16,10 +17,13 @@ from kcplan.state.digest import new_salt
 from kcplan.state.model import State
 
 
-def load_environment(args: argparse.Namespace) -> tuple[Context, Desired]:
-    """Settings and rendered connectors of the environment named by -e."""
+def load_environment(args: argparse.Namespace, env_name: str | None = None) -> tuple[Context, Desired]:
+    """Settings and rendered connectors of the environment ``env_name`` (default: the one -e names)."""
     inputs = render_inputs(args)
-    ctx = Context.from_args(args, ext_vars=inputs.ext_vars)
+    if env_name is None:
+        ctx = Context.from_args(args, ext_vars=inputs.ext_vars)
+    else:
+        ctx = Context(Path(args.project_dir), env_name, bool(args.debug), dict(inputs.ext_vars))
     desired = load_desired(ctx.project_dir, ctx.env_name, ext_vars=inputs.ext_vars, tla_vars=inputs.tla_vars,
                            extra_sensitive_keys=ctx.settings.sensitive_keys)
     return ctx, desired

@@ -27,13 +27,11 @@ from kcplan.apply.rollback import rollback_steps
 from kcplan.apply.runner import StepRunner
 from kcplan.apply.steps import Outcome, build_steps, verify_targets
 from kcplan.commands._messages import print_warnings
-from kcplan.commands._options import add_lock_timeout, add_render_options, render_inputs
+from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds
 from kcplan.commands._planning import load_environment, make_plan
-from kcplan.config.render import load_desired
 from kcplan.config.sensitive import SensitiveKeys, scrub
 from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import LiveConnector
-from kcplan.context import Context
 from kcplan.errors import KcplanError, PlanError, UsageError
 from kcplan.plan import planfile
 from kcplan.plan.model import Plan
@@ -54,16 +52,6 @@ def _parallelism(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan_file", nargs="?", type=Path, metavar="PLAN_FILE",
                         help="a plan saved by 'kcplan plan --out'; without it: plan -e ENV, show, confirm")
@@ -73,7 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="at most N writes at a time (default: the environment's 'parallelism' setting, 32 "
                              "unless set; measured in README 'Apply')")
     parser.add_argument("--no-verify", action="store_true", help="skip the health verification")
-    parser.add_argument("--verify-timeout", type=_seconds, default=DEFAULT_VERIFY_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--verify-timeout", type=positive_seconds, default=DEFAULT_VERIFY_TIMEOUT, metavar="SECONDS",
                         help=f"how long to wait for the connectors to be healthy (default {DEFAULT_VERIFY_TIMEOUT:g})")
     parser.add_argument("--restart-failed", action="store_true",
                         help="restart failed tasks once during verification (onlyFailed=true)")
@@ -127,10 +115,7 @@ def _apply_file(args: argparse.Namespace, options: ApplyOptions, view: ApplyView
     if not plan.actions:
         view.result("The plan has no changes: nothing to apply.")
         return exit_codes.OK
-    inputs = render_inputs(args)
-    ctx = Context(Path(args.project_dir), plan.env, bool(args.debug), dict(inputs.ext_vars))
-    desired = load_desired(ctx.project_dir, ctx.env_name, ext_vars=inputs.ext_vars, tla_vars=inputs.tla_vars,
-                           extra_sensitive_keys=ctx.settings.sensitive_keys)
+    ctx, desired = load_environment(args, plan.env)
     rendered = freshness.Rendered(desired.connectors, desired.sensitive)
     store = StateStore(ctx.state_path)
     with store.locked("apply", timeout=options.lock_timeout), ctx.client() as client:
