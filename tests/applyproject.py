@@ -8,43 +8,36 @@ everything converged (``assert_converged``: the definition of "converged" that i
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from tests.faultproxy import FaultProxy
+from tests.helpers import SINK, SRC, file_sink, file_source, kcplan_argv, kcplan_env, run_kcplan, write_project
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
-STRING = "org.apache.kafka.connect.storage.StringConverter"
-JSON = "org.apache.kafka.connect.json.JsonConverter"
-REPO = Path(__file__).resolve().parents[1]
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class Project:
-    """A tmp kcplan project with one environment 'dev' whose Connect URL is ``url``."""
+    """A tmp kcplan project with one environment 'dev' whose Connect URL is ``url``: the worker itself, or a
+    FaultProxy in front of it. ``worker`` is the real worker (default ``url``), for curl-like checks and
+    hand-made changes. ``request_timeout``: the settings' (None: not set); ``timeout``: each command's, in s."""
 
-    def __init__(self, root: Path, url: str, worker: str) -> None:
+    def __init__(self, root: Path, url: str, worker: str | None = None, *, request_timeout: float | None = 120,
+                 timeout: float = 300) -> None:
         self.root = root
-        self.worker = worker  # the real worker, for curl-like checks and hand-made changes
+        self.worker = worker or url
+        self.timeout = timeout
+        settings = f"connect_url: '{url}'"
+        if request_timeout is not None:
+            settings += f", request_timeout: {request_timeout:g}"
+        write_project(root, f"{{ {settings} }}\n", schemas=(SRC, SINK))  # validated like a real project
+        self.settings_path = root / "environments" / "dev" / "kcplan.jsonnet"
         self.connectors = root / "environments" / "dev" / "connectors"
-        self.connectors.mkdir(parents=True)
-        (root / "environments" / "dev" / "kcplan.jsonnet").write_text(
-            f"{{ connect_url: '{url}', request_timeout: 120 }}\n")
         self.state_path = root / ".kcplan" / "dev.state.json"
         self.plan_file = root / "plan.out"
-        (root / "schemas").mkdir()
-        for cls in (SRC, SINK):
-            shutil.copy(REPO / "schemas" / f"{cls}.json", root / "schemas")
 
     def declare(self, name: str, body: dict[str, Any]) -> Path:
         path = self.connectors / f"{name}.jsonnet"
@@ -52,22 +45,21 @@ class Project:
         return path
 
     def source(self, name: str, **extra: Any) -> dict[str, Any]:
-        return {"name": name, "connector.class": SRC, "file": str(self.root / f"{name}.txt"),
-                "topic": f"{name}-topic", "tasks.max": 1, **extra}
+        return {"name": name, **file_source(self.root / f"{name}.txt", f"{name}-topic", 1, **extra)}
 
     def sink(self, name: str, topic: str, **extra: Any) -> dict[str, Any]:
-        return {"name": name, "connector.class": SINK, "file": str(self.root / f"{name}.out"),
-                "topics": topic, **extra}
+        return {"name": name, **file_sink(self.root / f"{name}.out", topic, None, **extra)}
 
     def env(self) -> dict[str, str]:
-        return {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
+        return kcplan_env()
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "kcplan", "-C", str(self.root), *args]
+        return kcplan_argv(self.root, *args)
 
-    def kcplan(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(self.argv(*args), capture_output=True, text=True, env=self.env(), timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+    def kcplan(self, *args: str, env: dict[str, str] | None = None,
+               timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+        """``args`` run with ``env`` on top of ``self.env()``, stdin /dev/null."""
+        return run_kcplan(self.root, *args, env=env, timeout=timeout or self.timeout, stdin=subprocess.DEVNULL)
 
     def plan(self) -> str:
         return ok(self.kcplan("plan", "-e", "dev", "--out", str(self.plan_file)))
@@ -82,18 +74,28 @@ class Project:
         return connectors
 
     def live_config(self, name: str) -> dict[str, str] | None:
-        reply = requests.get(f"{self.worker}/connectors/{name}/config", timeout=30)
-        return reply.json() if reply.status_code == 200 else None
+        return live_config(self.worker, name)
 
     def live_state(self, name: str) -> str | None:
-        reply = requests.get(f"{self.worker}/connectors/{name}/status", timeout=30)
-        return reply.json()["connector"]["state"] if reply.status_code == 200 else None
+        return live_state(self.worker, name)
 
     def pending(self) -> tuple[int, str]:
         """(exit code, stdout) of 'plan --detailed-exitcode'."""
         result = self.kcplan("plan", "-e", "dev", "--detailed-exitcode")
         assert result.returncode in (0, 2), result.stderr
         return result.returncode, result.stdout
+
+
+def live_config(url: str, name: str) -> dict[str, str] | None:
+    """The connector's config on the worker at ``url`` (plain HTTP, like curl), None when it does not exist."""
+    reply = requests.get(f"{url}/connectors/{name}/config", timeout=30)
+    return reply.json() if reply.status_code == 200 else None
+
+
+def live_state(url: str, name: str) -> str | None:
+    """The connector's state on the worker at ``url``, None when it does not exist."""
+    reply = requests.get(f"{url}/connectors/{name}/status", timeout=30)
+    return reply.json()["connector"]["state"] if reply.status_code == 200 else None
 
 
 def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
@@ -103,21 +105,12 @@ def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
     return result.stdout
 
 
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def writes(proxy: FaultProxy) -> list[tuple[str, str]]:
     return [(s.method, s.path) for s in proxy.seen if s.method in WRITES]
 
 
 def as_strings(config: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in config.items()}
-
 
 
 def live_configs(url: str, names: list[str]) -> dict[str, dict[str, str]]:

@@ -6,6 +6,10 @@
   first use (override: KCPLAN_TEST_DISTRIBUTED_URLS=url1,url2).
 - ``unique_name``: ``unique_name()`` / ``unique_name("sink")`` returns a fresh connector name;
   connectors left under those names are deleted after the test.
+- ``proxy``: a FaultProxy (tests/faultproxy.py) in front of the standalone worker, for the test's lifetime.
+- ``project``: a tmp apply project (tests/applyproject.py) whose environment 'dev' points at ``proxy``, so the
+  test sees every request kcplan sends; hand-made changes go to the worker itself (``project.worker``).
+  Modules that need another project or proxy define their own fixture of the same name.
 
 The sandboxes run real Apache Kafka (broker and Connect) of the version given by ``--kafka-version``
 (default: the sandbox's default, 4.3.1; ``.ci/run`` also runs the integration tests with 3.9.2). The option
@@ -23,10 +27,8 @@ import itertools
 import os
 import re
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -34,6 +36,9 @@ import requests
 from kcplan.errors import KcplanError
 from kcplan.sandbox import DEFAULT_KAFKA_VERSION, SandboxInfo, start_sandbox, stop_sandbox
 from kcplan.sandbox.resolve import VERSION_ENV
+from tests.applyproject import Project
+from tests.faultproxy import FaultProxy
+from tests.helpers import delete_connectors
 
 STANDALONE_ENV = "KCPLAN_TEST_CONNECT_URL"
 DISTRIBUTED_ENV = "KCPLAN_TEST_DISTRIBUTED_URLS"
@@ -131,25 +136,6 @@ def _slug(text: str, limit: int) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:limit].strip("-").lower() or "x"
 
 
-def _delete_left_over(url: str, names: list[str]) -> None:
-    """Best effort: delete those of ``names`` that still exist on the worker at ``url``."""
-    try:
-        existing = set(requests.get(url + "/connectors", timeout=30).json())
-    except (requests.RequestException, ValueError):
-        return
-    for name in names:
-        if name not in existing:
-            continue
-        for _attempt in range(5):
-            try:
-                reply = requests.delete(f"{url}/connectors/{quote(name, safe='')}", timeout=90)
-            except requests.RequestException:
-                break
-            if reply.status_code not in (409, 500, 503):  # a rebalance: try again shortly
-                break
-            time.sleep(2)
-
-
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
     """``unique_name(hint="")`` -> e.g. ``t-test-plan-creates-sink-7-3fa9c1``; cleaned up afterwards."""
@@ -171,4 +157,17 @@ def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
 
     yield make
     for url in urls:
-        _delete_left_over(url, created)
+        delete_connectors(url, created, attempts=5, listed_only=True)
+
+
+@pytest.fixture
+def proxy(connect_url: str) -> Iterator[FaultProxy]:
+    """A FaultProxy in front of the standalone worker: it records (and, when told, faults) every request."""
+    with FaultProxy(connect_url) as p:
+        yield p
+
+
+@pytest.fixture
+def project(tmp_path: Path, proxy: FaultProxy, connect_url: str) -> Project:
+    """A tmp apply project pointed at ``proxy``; ``project.worker`` is the standalone worker behind it."""
+    return Project(tmp_path / "proj", proxy.url, connect_url)

@@ -14,26 +14,13 @@ import pty
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-import pytest
 import requests
 
-from tests.applyproject import Project, as_strings, ok, wait_until, writes
+from tests.applyproject import Project, as_strings, ok, writes
 from tests.faultproxy import FaultProxy
-
-
-@pytest.fixture
-def proxy(connect_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(connect_url) as p:
-        yield p
-
-
-@pytest.fixture
-def project(tmp_path: Path, proxy: FaultProxy, connect_url: str) -> Project:
-    return Project(tmp_path / "proj", proxy.url, connect_url)
-
+from tests.helpers import wait_until
 
 # -- apply a saved plan ----------------------------------------------------------------------------------
 

@@ -25,20 +25,19 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.applyproject import Project, as_strings, ok, wait_until, writes
+from tests.applyproject import Project, as_strings, ok, writes
 from tests.faultproxy import FaultProxy
+from tests.helpers import BUSY, delete_connectors, wait_until
 
 pytestmark = pytest.mark.distributed
 
 BOGUS_ACKS = {"producer.override.acks": "bogus"}  # the worker rejects the producer config: the task FAILS
 ACKS_TRACE = "org.apache.kafka.common.config.ConfigException: Invalid value bogus for configuration acks"
-BUSY = (409, 500, 503)  # a rebalance under way: nothing was done, ask again
 
 
 @pytest.fixture
@@ -51,7 +50,7 @@ def names(unique_name: Callable[..., str], distributed_urls: list[str]) -> Itera
         made.append(unique_name(hint))
         return made[-1]
     yield make
-    delete_all(distributed_urls[0], made)
+    delete_connectors(distributed_urls[0], made, attempts=10, pause=1, timeout=120, threads=8, listed_only=True)
 
 
 @pytest.fixture
@@ -69,7 +68,7 @@ def proxy(distributed_urls: list[str]) -> Iterator[FaultProxy]:
 @contextlib.contextmanager
 def connect_url(project: Project, *urls: str) -> Iterator[None]:
     """Point the project at ``urls`` (kcplan uses the first while it answers) for a while."""
-    settings = project.root / "environments" / "dev" / "kcplan.jsonnet"
+    settings = project.settings_path
     before = settings.read_text()
     settings.write_text(f"{{ connect_url: '{','.join(urls)}', request_timeout: 120 }}\n")
     try:
@@ -96,26 +95,6 @@ def config_of(url: str, name: str) -> dict[str, str] | None:
     reply.raise_for_status()
     config: dict[str, str] = reply.json()
     return config
-
-
-def delete_all(url: str, made: list[str]) -> None:
-    """Best effort: delete those of ``made`` that exist, all at once."""
-    try:
-        existing = sorted(live_names(url) & set(made))
-    except requests.RequestException:
-        return
-
-    def delete(name: str) -> None:
-        for _attempt in range(10):
-            try:
-                reply = requests.delete(f"{url}/connectors/{name}", timeout=120)
-            except requests.RequestException:
-                return
-            if reply.status_code not in BUSY:
-                return
-            time.sleep(1)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(delete, existing))
 
 
 def live_names(url: str) -> set[str]:

@@ -36,9 +36,8 @@ from kcplan.errors import (
     UnknownOutcome,
 )
 from tests.faultproxy import FaultProxy, closed_port_url
+from tests.helpers import SINK, SRC, file_sink, file_source
 
-SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 T = TypeVar("T")
 
 
@@ -72,13 +71,11 @@ def wait_state(client: ConnectClient, name: str, state: str, timeout: float = 90
 
 
 def source(tmp_path: Path, topic: str, **extra: str) -> dict[str, str]:
-    return {"connector.class": SOURCE, "file": str(tmp_path / "in.txt"), "topic": topic,
-            "tasks.max": "1", **extra}
+    return file_source(tmp_path / "in.txt", topic, **extra)
 
 
 def sink(tmp_path: Path, topic: str, **extra: str) -> dict[str, str]:
-    return {"connector.class": SINK, "file": str(tmp_path / "out.txt"), "topics": topic,
-            "tasks.max": "1", **extra}
+    return file_sink(tmp_path / "out.txt", topic, **extra)
 
 
 def put_count(proxy: FaultProxy, method: str, path_part: str) -> int:
@@ -89,12 +86,6 @@ def put_count(proxy: FaultProxy, method: str, path_part: str) -> int:
 def client(connect_url: str) -> Iterator[ConnectClient]:
     with ConnectClient([connect_url], retry_deadline=60.0) as c:
         yield c
-
-
-@pytest.fixture
-def proxy(connect_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(connect_url) as p:
-        yield p
 
 
 # -- reads --------------------------------------------------------------------------------------------
@@ -370,15 +361,15 @@ def test_unknown_connector_class_is_an_api_error_with_the_servers_message(
         assert (type(error), error.status) == (InvalidConfig, 400)
         assert isinstance(error, InvalidConfig) and list(error.errors) == ["connector.class"]
     assert "org.example.NoSuchConnector" in error.message
-    assert SOURCE in error.message and "PluginDesc" not in error.message
+    assert SRC in error.message and "PluginDesc" not in error.message
     assert "connector.class" in error.hint
 
 
 def test_validate_config_returns_per_key_errors_and_changes_nothing(
         client: ConnectClient, unique_name: Callable[..., str], tmp_path: Path) -> None:
     name = unique_name()
-    assert client.validate_config(SOURCE, {**source(tmp_path, "t"), "name": name}) == {}
-    errors = client.validate_config(SOURCE, {"connector.class": SOURCE, "tasks.max": "abc"})
+    assert client.validate_config(SRC, {**source(tmp_path, "t"), "name": name}) == {}
+    errors = client.validate_config(SRC, {"connector.class": SRC, "tasks.max": "abc"})
     assert errors["tasks.max"][0] == "Invalid value abc for configuration tasks.max: Not a number of type INT"
     assert errors["topic"] == ['Missing required configuration "topic" which has no default value.']
     assert "name" not in errors  # the placeholder name satisfied Connect
@@ -392,7 +383,7 @@ def test_status_of_an_unknown_connector_has_no_state(client: ConnectClient,
 
 def test_plugins_and_plugin_config(client: ConnectClient) -> None:
     classes = {p["class"] for p in client.plugins()}
-    assert {SOURCE, SINK} <= classes
+    assert {SRC, SINK} <= classes
     everything = {p["class"] for p in client.plugins(connectors_only=False)}
     assert "org.apache.kafka.connect.json.JsonConverter" in everything
     definitions = {d["name"]: d for d in client.plugin_config(SINK)}

@@ -20,7 +20,10 @@ import requests
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
 from tests.faultproxy import closed_port_url
+from tests.helpers import wait_until, write_settings
+from tests.integration import test_status_cli as status_cli
 from tests.integration.test_status_cli import (
+    POLL,
     Project,
     make_running,
     only,
@@ -29,16 +32,13 @@ from tests.integration.test_status_cli import (
     source,
     status_of,
     stop,
-    wait_until,
 )
 
 SECRET_BEFORE = "s3cr3t-before-Xq81"
 SECRET_AFTER = "s3cr3t-after-Zk27"
 
 
-@pytest.fixture
-def project(tmp_path: Path, connect_url: str) -> Project:
-    return Project(tmp_path / "proj").env("dev", connect_url)
+project = status_cli.project  # the fixture of tests/integration/test_status_cli.py: environment 'dev' on the worker
 
 
 def managed(project: Project, url: str, tmp: Path, *names: str, **extra: str) -> None:
@@ -134,7 +134,8 @@ def test_deleted_by_hand(project: Project, connect_url: str, tmp_path: Path,
     keep, gone = unique_name("keep"), unique_name("gone")
     managed(project, connect_url, tmp_path, keep, gone)
     assert requests.delete(f"{connect_url}/connectors/{gone}", timeout=90).status_code == 204
-    wait_until(lambda: gone not in requests.get(f"{connect_url}/connectors", timeout=30).json(), f"{gone} gone")
+    wait_until(lambda: gone not in requests.get(f"{connect_url}/connectors", timeout=30).json(), f"{gone} gone",
+               interval=POLL)
 
     code, out, _ = drift(project, *only(keep, gone))
     assert code == 2
@@ -166,7 +167,7 @@ def test_run_state_changed_by_hand(how: str, project: Project, connect_url: str,
 
     assert requests.put(f"{connect_url}/connectors/{name}/resume", timeout=90).status_code == 202
     wait_until(lambda: (st := status_of(connect_url, name)) is not None and st["connector"]["state"] == "RUNNING",
-               f"{name} RUNNING again")
+               f"{name} RUNNING again", interval=POLL)
     assert drift(project, *only(name))[0] == 0
 
 
@@ -239,8 +240,7 @@ def test_no_state_file_is_an_error(project: Project) -> None:
 def test_key_made_sensitive_in_the_settings_is_never_shown(tmp_path: Path, connect_url: str,
                                                            unique_name: Callable[..., str]) -> None:
     project = Project(tmp_path / "proj").env("dev", connect_url)
-    settings = project.root / "environments" / "dev" / "kcplan.jsonnet"
-    settings.write_text(f"{{ connect_url: '{connect_url}', sensitive_keys: ['conn.opaque'] }}\n")
+    settings = write_settings(project.root, f"{{ connect_url: '{connect_url}', sensitive_keys: ['conn.opaque'] }}\n")
     name = unique_name()
     managed(project, connect_url, tmp_path, name, **{"conn.opaque": SECRET_BEFORE})
     put(connect_url, name, source(tmp_path, name, **{"conn.opaque": SECRET_AFTER}))

@@ -16,14 +16,10 @@ import pytest
 from kcplan.apply.health import Expectation, HealthResult, verify
 from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import ConnectorStatus, ServerInfo
-from kcplan.views import style
 from kcplan.views.health_view import render_health
 from tests.faultproxy import FaultProxy
+from tests.helpers import JSON, SINK, SRC, STRING, file_source
 
-SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
-STRING = "org.apache.kafka.connect.storage.StringConverter"
-JSON = "org.apache.kafka.connect.json.JsonConverter"
 BAD_PRODUCER = {"producer.override.acks": "bogus"}  # the task fails at start with a ConfigException
 
 
@@ -53,8 +49,7 @@ def dclient(distributed_urls: list[str]) -> Iterator[CountingClient]:
 
 
 def source(tmp_path: Path, topic: str, **extra: str) -> dict[str, str]:
-    return {"connector.class": SOURCE, "file": str(tmp_path / f"{topic}.txt"), "topic": topic, "tasks.max": "1",
-            **extra}
+    return file_source(tmp_path / f"{topic}.txt", topic, **extra)
 
 
 def written(client: ConnectClient, name: str, config: dict[str, str]) -> float:
@@ -149,7 +144,7 @@ def test_sink_failing_on_its_records_is_failed_with_the_converter_trace(
     this waits for the failure before verifying; verification is a point in time, see health.py."""
     topic = unique_name("topic")
     (tmp_path / "lines.txt").write_text("hello\nworld\n")
-    client.put_config(unique_name("src"), {"connector.class": SOURCE, "file": str(tmp_path / "lines.txt"),
+    client.put_config(unique_name("src"), {"connector.class": SRC, "file": str(tmp_path / "lines.txt"),
                                            "topic": topic, "value.converter": STRING})
     sink = unique_name("sink")
     at = written(client, sink, {"connector.class": SINK, "file": str(tmp_path / "out.txt"), "topics": topic,
@@ -159,7 +154,6 @@ def test_sink_failing_on_its_records_is_failed_with_the_converter_trace(
     assert (result.verdict, result.tasks_running, result.tasks_total) == ("failed", 0, 1)
     trace = result.failures[0].trace
     assert "DataException" in trace and "JsonConverter" in trace
-    style.configure(no_color=True)
     table = render_health([result], verbose=False)
     assert result.failures[0].first_line in table
     assert trace.strip() in render_health([result], verbose=True)

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,16 +14,14 @@ import pytest
 from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import ConnectorOffset
 from kcplan.errors import ApiError
+from tests.helpers import CLEAN_ENV, file_source, run_kcplan, write_settings
 
 Source = tuple[ConnectClient, str, str, Path]
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 LINES = "one\ntwo\nthree\n"
 
 
 def kcplan(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV", "NO_COLOR")}
-    return subprocess.run([sys.executable, "-m", "kcplan", "-C", str(project), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return run_kcplan(project, *args, drop=(*CLEAN_ENV, "NO_COLOR"), timeout=120)
 
 
 def committed(client: ConnectClient, name: str, deadline: float = 60.0) -> list[ConnectorOffset]:
@@ -46,10 +42,9 @@ def source(tmp_path: Path, connect_url: str,
     data = tmp_path / "in.txt"
     data.write_text(LINES)
     client = ConnectClient([connect_url])
-    client.put_config(name, {"connector.class": SRC, "file": str(data), "topic": f"{name}-t", "tasks.max": "1"})
+    client.put_config(name, file_source(data, f"{name}-t"))
     project = tmp_path / "project"
-    (project / "environments" / "dev").mkdir(parents=True)
-    (project / "environments" / "dev" / "kcplan.jsonnet").write_text(f"{{ connect_url: '{connect_url}' }}\n")
+    write_settings(project, f"{{ connect_url: '{connect_url}' }}\n")
     yield client, name, str(data), project
     client.delete(name)
     client.close()

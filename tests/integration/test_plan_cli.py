@@ -10,12 +10,9 @@ tests, so assertions only look at this test's own connectors.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,45 +20,14 @@ from typing import Any
 import pytest
 import requests
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
-REPO = Path(__file__).resolve().parents[2]
-
-
-class Project:
-    """A tmp kcplan project with one environment 'dev' on the sandbox."""
-
-    def __init__(self, root: Path, url: str) -> None:
-        self.root = root
-        self.url = url
-        self.connectors = root / "environments" / "dev" / "connectors"
-        self.connectors.mkdir(parents=True)
-        (root / "environments" / "dev" / "kcplan.jsonnet").write_text(f"{{ connect_url: '{url}' }}\n")
-        self.state_path = root / ".kcplan" / "dev.state.json"
-        schemas = root / "schemas"
-        schemas.mkdir()
-        for cls in (SRC, SINK):  # the repo's FileStream schemas: validated like a real project
-            shutil.copy(REPO / "schemas" / f"{cls}.json", schemas)
-
-    def declare(self, name: str, body: dict[str, Any]) -> Path:
-        path = self.connectors / f"{name}.jsonnet"
-        path.write_text(json.dumps(body, indent=2) + "\n")
-        return path
-
-    def source(self, name: str, **extra: Any) -> dict[str, Any]:
-        return {"name": name, "connector.class": SRC, "file": str(self.root / f"{name}.txt"),
-                "topic": f"{name}-topic", "tasks.max": 1, **extra}
-
-    def kcplan(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        run_env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
-        run_env.update(env or {})
-        return subprocess.run([sys.executable, "-m", "kcplan", "-C", str(self.root), *args],
-                              capture_output=True, text=True, env=run_env, timeout=120)
+from tests.applyproject import Project, live_config, live_state, ok
+from tests.helpers import wait_until
 
 
 @pytest.fixture
 def project(tmp_path: Path, connect_url: str) -> Project:
-    return Project(tmp_path / "proj", connect_url)
+    """The project of tests/applyproject.py, on the worker itself, with the settings' default request timeout."""
+    return Project(tmp_path / "proj", connect_url, request_timeout=None, timeout=120)
 
 
 # -- plain HTTP, like curl -----------------------------------------------------------------------
@@ -71,30 +37,6 @@ def put_config(url: str, name: str, config: dict[str, Any]) -> None:
                                                                  if k != "name"}, timeout=90)
     assert reply.status_code in (200, 201), reply.text
     wait_until(lambda: live_state(url, name) == "RUNNING", f"{name} RUNNING")
-
-
-def live_state(url: str, name: str) -> str | None:
-    reply = requests.get(f"{url}/connectors/{name}/status", timeout=30)
-    return reply.json()["connector"]["state"] if reply.status_code == 200 else None
-
-
-def live_config(url: str, name: str) -> dict[str, str] | None:
-    reply = requests.get(f"{url}/connectors/{name}/config", timeout=30)
-    return reply.json() if reply.status_code == 200 else None
-
-
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def ok(result: subprocess.CompletedProcess[str], code: int = 0) -> str:
-    assert result.returncode == code, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    return result.stdout
 
 
 # -- tests ---------------------------------------------------------------------------------------
@@ -110,7 +52,7 @@ def test_plan_on_an_empty_cluster_plans_only_creates_and_writes_nothing(
     assert f'      + topic: "{a}-topic"\n' in out and '      + tasks.max: "1"\n' in out
     assert "Plan: 2 to add, 0 to change, 0 to destroy.\n" in out
     assert "~ " not in out.split("kcplan will perform")[1]  # nothing but creates
-    assert live_config(project.url, a) is None and live_config(project.url, b) is None
+    assert live_config(project.worker, a) is None and live_config(project.worker, b) is None
     assert not project.state_path.exists()  # plan never writes state
     doc = json.loads(ok(project.kcplan("plan", "-e", "dev", "--json")))
     assert [(c["name"], c["action"]) for c in doc["changes"]] == [(a, "create"), (b, "create")]
@@ -121,17 +63,17 @@ def test_hand_made_changes_show_as_drift_with_exit_2(project: Project, unique_na
     a, b, c = unique_name("a"), unique_name("b"), unique_name("c")
     for name in (a, b, c):
         project.declare(name, project.source(name))
-        put_config(project.url, name, project.source(name))
+        put_config(project.worker, name, project.source(name))
     ok(project.kcplan("import", "-e", "dev", a, b, c))
     out = ok(project.kcplan("plan", "-e", "dev", "--detailed-exitcode"))
     assert "No changes. The cluster matches the configuration.\n" in out
     assert "Changes made outside kcplan" not in out
 
-    put_config(project.url, a, project.source(a, **{"tasks.max": 2}))  # like curl -X PUT
-    assert requests.put(f"{project.url}/connectors/{b}/pause", timeout=30).status_code == 202
-    wait_until(lambda: live_state(project.url, b) == "PAUSED", f"{b} PAUSED")
-    assert requests.delete(f"{project.url}/connectors/{c}", timeout=30).status_code == 204
-    wait_until(lambda: live_config(project.url, c) is None, f"{c} deleted")
+    put_config(project.worker, a, project.source(a, **{"tasks.max": 2}))  # like curl -X PUT
+    assert requests.put(f"{project.worker}/connectors/{b}/pause", timeout=30).status_code == 202
+    wait_until(lambda: live_state(project.worker, b) == "PAUSED", f"{b} PAUSED")
+    assert requests.delete(f"{project.worker}/connectors/{c}", timeout=30).status_code == 204
+    wait_until(lambda: live_config(project.worker, c) is None, f"{c} deleted")
 
     result = project.kcplan("plan", "-e", "dev", "--detailed-exitcode")
     out = ok(result, 2)
@@ -152,9 +94,9 @@ def test_unmanaged_connectors_are_listed_and_never_touched(project: Project, uni
     mine, manual, clash = unique_name("mine"), unique_name("manual"), unique_name("clash")
     project.declare(mine, project.source(mine))
     project.declare(clash, project.source(clash, topic="ours"))
-    put_config(project.url, manual, project.source(manual))
-    put_config(project.url, clash, project.source(clash, topic="theirs"))
-    before = {n: live_config(project.url, n) for n in (manual, clash)}
+    put_config(project.worker, manual, project.source(manual))
+    put_config(project.worker, clash, project.source(clash, topic="theirs"))
+    before = {n: live_config(project.worker, n) for n in (manual, clash)}
     out = ok(project.kcplan("plan", "-e", "dev", "--out", str(project.root / "plan.out")))
     unmanaged = out.split("not managed by kcplan (left untouched):\n")[1].split("\n\n")[0].split()
     assert manual in unmanaged and clash not in unmanaged and mine not in unmanaged
@@ -164,7 +106,7 @@ def test_unmanaged_connectors_are_listed_and_never_touched(project: Project, uni
     doc = json.loads(ok(project.kcplan("show", str(project.root / "plan.out"), "--json")))
     assert [c["name"] for c in doc["changes"]] == [mine]
     assert manual in doc["unmanaged"] and [c["name"] for c in doc["conflicts"]] == [clash]
-    assert {n: live_config(project.url, n) for n in (manual, clash)} == before
+    assert {n: live_config(project.worker, n) for n in (manual, clash)} == before
     adopt = ok(project.kcplan("plan", "-e", "dev", "--adopt"))
     assert f"  ~ update {clash} (taking over an unmanaged connector)\n" in adopt
 
@@ -174,7 +116,7 @@ def test_deleted_file_plans_a_delete_only_for_the_managed_connector(
     managed, unmanaged = unique_name("managed"), unique_name("unmanaged")
     files = [project.declare(n, project.source(n)) for n in (managed, unmanaged)]
     for name in (managed, unmanaged):
-        put_config(project.url, name, project.source(name))
+        put_config(project.worker, name, project.source(name))
     ok(project.kcplan("import", "-e", "dev", managed))
     for path in files:
         path.unlink()
@@ -183,14 +125,14 @@ def test_deleted_file_plans_a_delete_only_for_the_managed_connector(
     assert f"delete {unmanaged}" not in out
     assert f"    {unmanaged}\n" in out.split("not managed by kcplan")[1]
     assert "Plan: 0 to add, 0 to change, 1 to destroy.\n" in out
-    assert live_config(project.url, managed) is not None  # plan deleted nothing
+    assert live_config(project.worker, managed) is not None  # plan deleted nothing
 
 
 def test_prevent_destroy_fails_the_plan(project: Project, unique_name: Callable[..., str]) -> None:
     name = unique_name("keep")
     path = project.declare(name, {"name": name, "config": project.source(name),
                                   "lifecycle": {"prevent_destroy": True}})
-    put_config(project.url, name, project.source(name))
+    put_config(project.worker, name, project.source(name))
     ok(project.kcplan("import", "-e", "dev", name))
     path.unlink()
     result = project.kcplan("plan", "-e", "dev", "--detailed-exitcode")
@@ -240,7 +182,7 @@ def test_no_plaintext_secret_reaches_state_plan_file_or_output(
     code_secret, live_secret, new_secret = "Code-S3cr3t-xyz", "Live-S3cr3t-abc", "New-S3cr3t-qrs"
     project.declare(name, project.source(name, **{"db.password": code_secret}))
     project.declare(other, project.source(other, **{"api.key": new_secret}))
-    put_config(project.url, name, project.source(name, **{"db.password": live_secret}))
+    put_config(project.worker, name, project.source(name, **{"db.password": live_secret}))
     outputs = [project.kcplan("plan", "-e", "dev")]  # a conflict: shows the masked diff
     outputs.append(project.kcplan("import", "-e", "dev", name))
     plan_file = project.root / "plan.out"
@@ -309,7 +251,7 @@ def test_target_restricts_the_plan(project: Project, unique_name: Callable[..., 
 def test_import_and_state_commands(project: Project, unique_name: Callable[..., str]) -> None:
     name, ghost = unique_name("imp"), unique_name("ghost")
     project.declare(name, project.source(name, topic="declared"))
-    put_config(project.url, name, project.source(name, topic="live"))
+    put_config(project.worker, name, project.source(name, topic="live"))
     missing = project.kcplan("import", "-e", "dev", ghost)
     ok(missing, 1)
     assert missing.stderr.startswith(f"Error: not on the cluster: {ghost}\n")
@@ -325,4 +267,4 @@ def test_import_and_state_commands(project: Project, unique_name: Callable[..., 
     ok(project.kcplan("state", "rm", "-e", "dev", name))
     assert json.loads(project.state_path.read_text())["connectors"] == {}
     assert json.loads(project.state_path.read_text())["serial"] == 2
-    assert live_config(project.url, name) is not None  # rm never touches the cluster
+    assert live_config(project.worker, name) is not None  # rm never touches the cluster

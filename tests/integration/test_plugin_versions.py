@@ -10,16 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import requests
 
 from kcplan.connect.client import ConnectClient
 from kcplan.errors import ApiError
-from tests.applyproject import SRC, STRING, Project, ok
-
-
-def installed_version(url: str) -> str:
-    """The FileStream source plugin's version: the worker's own."""
-    return str(requests.get(url + "/", timeout=30).json()["version"])
+from tests.applyproject import Project, ok
+from tests.helpers import SRC, STRING, worker_version
 
 
 def supports_plugin_versions(kafka_version: str) -> bool:
@@ -28,13 +23,14 @@ def supports_plugin_versions(kafka_version: str) -> bool:
 
 @pytest.fixture
 def project(tmp_path: Path, connect_url: str) -> Project:
-    return Project(tmp_path / "proj", connect_url, connect_url)
+    """On the worker itself (no proxy in between)."""
+    return Project(tmp_path / "proj", connect_url)
 
 
 def test_plugin_version_keys_plan_apply_and_read_back_like_any_key(
         project: Project, connect_url: str, unique_name: Callable[..., str]) -> None:
     name = unique_name("pinned")
-    version = installed_version(connect_url)
+    version = worker_version(connect_url)
     pinned = project.source(name, **{"connector.plugin.version": version, "value.converter": STRING,
                                      "value.converter.plugin.version": f"[{version},)"})
     project.declare(name, pinned)

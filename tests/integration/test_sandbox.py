@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +16,15 @@ import pytest
 import requests
 
 from kcplan.sandbox import broker, lifecycle, processes, sandbox_dir, start_sandbox, stop_sandbox
+from tests.helpers import file_source, run_kcplan
 
 STARTUP = "180"  # seconds; generous, this 2-core machine runs other test suites too
 
 
-def kcplan(root: Path, *args: str, env: dict[str, str] | None = None,
+def kcplan(root: Path, *args: str, env: dict[str, str] | None = None, drop: tuple[str, ...] = (),
            timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kcplan", "-C", str(root), *args],
-                          capture_output=True, text=True, timeout=timeout, env=env)
+    """This process's whole environment (less ``drop``, plus ``env``): a sandbox command reads no project."""
+    return run_kcplan(root, *args, env=env, drop=drop, timeout=timeout)
 
 
 def state(root: Path) -> dict[str, Any]:
@@ -45,11 +45,6 @@ def wait_gone(pids: list[int], seconds: float = 30) -> list[int]:
     while time.monotonic() < deadline and not all(gone(p) for p in pids):
         time.sleep(0.1)
     return [p for p in pids if not gone(p)]
-
-
-def file_source(name: str, tmp: Path) -> dict[str, str]:
-    return {"connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
-            "file": str(tmp / f"{name}.txt"), "topic": f"{name}-topic", "tasks.max": "1"}
 
 
 def test_cli_standalone_up_status_down(tmp_path: Path, kafka_version: str) -> None:
@@ -160,8 +155,7 @@ def test_kafka_home_without_jars_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_version_maven_central_lacks_is_a_clear_error(tmp_path: Path) -> None:
     """4.4.0's broker and runtime are served, its connect-file is not: the error names the artifact."""
     cache = tmp_path / "cache"
-    env = {**os.environ, "KCPLAN_CACHE_DIR": str(cache)}
-    result = kcplan(tmp_path, "sandbox", "up", "--kafka-version", "4.4.0", env=env)
+    result = kcplan(tmp_path, "sandbox", "up", "--kafka-version", "4.4.0", env={"KCPLAN_CACHE_DIR": str(cache)})
     assert result.returncode == 1, result.stdout
     assert "Error: Maven Central does not serve org.apache.kafka:connect-file:jar:4.4.0" in result.stderr
     assert "--kafka-version 4.3.1" in result.stderr and "Traceback" not in result.stderr
@@ -193,9 +187,7 @@ def test_the_stand_in_says_it_is_one(tmp_path: Path) -> None:
 
 
 def test_missing_java_is_a_clear_error(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
-    env["PATH"] = str(tmp_path / "empty-bin")
-    result = kcplan(tmp_path, "sandbox", "up", env=env)
+    result = kcplan(tmp_path, "sandbox", "up", env={"PATH": str(tmp_path / "empty-bin")}, drop=("JAVA_HOME",))
     assert result.returncode == 1
     assert result.stderr.startswith("Error: java not found")
     assert "apt-get install openjdk-17-jre-headless" in result.stderr
@@ -211,8 +203,8 @@ def test_workers_option_needs_distributed_mode(tmp_path: Path) -> None:
 def test_connect_url_fixture_runs_connectors(connect_url: str, unique_name: Callable[..., str],
                                              tmp_path: Path) -> None:
     name = unique_name()
-    reply = requests.put(f"{connect_url}/connectors/{name}/config", json=file_source(name, tmp_path),
-                         timeout=120)
+    reply = requests.put(f"{connect_url}/connectors/{name}/config",
+                         json=file_source(tmp_path / f"{name}.txt", f"{name}-topic"), timeout=120)
     assert reply.status_code == 201, reply.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -247,8 +239,8 @@ def test_cli_distributed_two_workers_form_one_cluster(tmp_path: Path) -> None:
 
         # A connector created through worker 2 shows on worker 1: one cluster.
         name = "sandbox-dist-check"
-        reply = requests.put(f"{urls[1]}/connectors/{name}/config", json=file_source(name, tmp_path),
-                             timeout=120)
+        reply = requests.put(f"{urls[1]}/connectors/{name}/config",
+                             json=file_source(tmp_path / f"{name}.txt", f"{name}-topic"), timeout=120)
         assert reply.status_code == 201, reply.text
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

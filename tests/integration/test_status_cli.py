@@ -9,10 +9,7 @@ every run is narrowed to this test's own connectors with ``--connector``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,9 +19,9 @@ import requests
 
 from kcplan.state.store import StateStore
 from tests.faultproxy import FaultProxy, closed_port_url
+from tests.helpers import CLEAN_ENV, SINK, SRC, file_source, run_kcplan, wait_until, write_settings
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+POLL = 0.3  # s between two polls of wait_until (each asks the worker for a status)
 FAIL_DEADLINE = 150.0  # the sink's consumer joins its group before it reads the bad record (~30 s on tansu)
 
 
@@ -38,18 +35,14 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
 
     def env(self, name: str, url: str) -> Project:
-        folder = self.root / "environments" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "kcplan.jsonnet").write_text(f"{{ connect_url: '{url}' }}\n")
+        write_settings(self.root, f"{{ connect_url: '{url}' }}\n", name)
         return self
 
     def state_path(self, env: str) -> Path:
         return self.root / ".kcplan" / f"{env}.state.json"
 
     def kcplan(self, *args: str) -> subprocess.CompletedProcess[str]:
-        run_env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV", "NO_COLOR")}
-        return subprocess.run([sys.executable, "-m", "kcplan", "-C", str(self.root), *args],
-                              capture_output=True, text=True, env=run_env, timeout=180)
+        return run_kcplan(self.root, *args, drop=(*CLEAN_ENV, "NO_COLOR"), timeout=180)
 
 
 def only(*names: str) -> list[str]:
@@ -58,15 +51,6 @@ def only(*names: str) -> list[str]:
 
 
 # -- plain HTTP, like curl ------------------------------------------------------------------------
-
-def wait_until(check: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {deadline:.0f} s waiting for {what}")
-
 
 def status_of(url: str, name: str) -> dict[str, Any] | None:
     reply = requests.get(f"{url}/connectors/{name}/status", timeout=30)
@@ -86,25 +70,24 @@ def running(url: str, name: str) -> bool:
 
 def source(tmp: Path, name: str, **extra: Any) -> dict[str, Any]:
     """A FileStreamSource (RUNNING also when its file does not exist)."""
-    return {"connector.class": SRC, "file": str(tmp / f"{name}.txt"), "topic": f"{name}-topic", "tasks.max": 1,
-            **extra}
+    return file_source(tmp / f"{name}.txt", f"{name}-topic", 1, **extra)
 
 
 def make_running(url: str, tmp: Path, name: str, **extra: Any) -> None:
     put(url, name, source(tmp, name, **extra))
-    wait_until(lambda: running(url, name), f"{name} RUNNING")
+    wait_until(lambda: running(url, name), f"{name} RUNNING", interval=POLL)
 
 
 def pause(url: str, name: str) -> None:
     assert requests.put(f"{url}/connectors/{name}/pause", timeout=90).status_code == 202
     wait_until(lambda: (st := status_of(url, name)) is not None and st["connector"]["state"] == "PAUSED"
-               and all(t["state"] == "PAUSED" for t in st["tasks"]), f"{name} PAUSED")
+               and all(t["state"] == "PAUSED" for t in st["tasks"]), f"{name} PAUSED", interval=POLL)
 
 
 def stop(url: str, name: str) -> None:
     assert requests.put(f"{url}/connectors/{name}/stop", timeout=90).status_code in (202, 204)
     wait_until(lambda: (st := status_of(url, name)) is not None and st["connector"]["state"] == "STOPPED"
-               and st["tasks"] == [], f"{name} STOPPED")
+               and st["tasks"] == [], f"{name} STOPPED", interval=POLL)
 
 
 def make_failed_task(url: str, tmp: Path, src: str, sink: str) -> dict[str, Any]:
@@ -126,7 +109,7 @@ def make_failed_task(url: str, tmp: Path, src: str, sink: str) -> dict[str, Any]
             return True
         return False
 
-    wait_until(failed, f"a FAILED task of {sink}", FAIL_DEADLINE)
+    wait_until(failed, f"a FAILED task of {sink}", FAIL_DEADLINE, interval=POLL)
     return found
 
 

@@ -20,11 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,10 +33,9 @@ from kcplan.errors import KcplanError
 from kcplan.sandbox import start_sandbox, stop_sandbox
 from tests.certs import Pki, SelfSigned, make_pki, self_signed_keystore
 from tests.conftest import STARTUP_TIMEOUT
+from tests.helpers import SRC, file_source, run_kcplan, write_project, write_settings
 from tests.nginxproxy import NginxProxy, free_port
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-REPO = Path(__file__).resolve().parents[2]
 SUCCESS = (0, 3)  # status exits 3 when some connector on the shared worker is FAILED: still a good answer
 
 
@@ -102,14 +97,10 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.connectors = root / "environments" / "dev" / "connectors"
-        self.connectors.mkdir(parents=True)
-        (root / "schemas").mkdir()
-        shutil.copy(REPO / "schemas" / f"{SRC}.json", root / "schemas")
         self.secret_env: dict[str, str] = {}
         name = f"t-tls-{secrets.token_hex(4)}"  # never created: these tests only read and validate
-        body = {"name": name, "connector.class": SRC, "file": str(root / "in.txt"), "topic": f"{name}-t",
-                "tasks.max": 1}
-        (self.connectors / "source.jsonnet").write_text(json.dumps(body, indent=2) + "\n")
+        body = {"name": name, **file_source(root / "in.txt", f"{name}-t", 1)}
+        write_project(root, None, connectors={"source.jsonnet": json.dumps(body, indent=2) + "\n"}, schemas=(SRC,))
 
     def settings(self, url: str, *, auth: str = "", tls: dict[str, Any] | None = None,
                  secrets_env: dict[str, str] | None = None) -> Project:
@@ -119,16 +110,13 @@ class Project:
             parts.append(f"auth: {auth}")
         if tls is not None:
             parts.append(f"tls: {json.dumps(tls)}")
-        (self.root / "environments" / "dev" / "kcplan.jsonnet").write_text("{\n  " + ",\n  ".join(parts) + "\n}\n")
+        write_settings(self.root, "{\n  " + ",\n  ".join(parts) + "\n}\n")
         self.secret_env = dict(secrets_env or {})
         return self
 
     def kcplan(self, *args: str) -> Run:
-        env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
-        env.update(self.secret_env)
         began = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "kcplan", "-C", str(self.root), *args, "-e", "dev"],
-                              capture_output=True, text=True, env=env, timeout=180)
+        done = run_kcplan(self.root, *args, "-e", "dev", env=self.secret_env, timeout=180)
         return Run(args, done.returncode, done.stdout, done.stderr, time.monotonic() - began)
 
     def written_files(self) -> dict[Path, bytes]:

@@ -7,12 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import requests
 
 from kcplan.cli import main
-
-REPO = Path(__file__).resolve().parents[2]
-SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
+from tests.helpers import REPO, SRC, worker_version
 
 
 @pytest.fixture
@@ -24,11 +21,6 @@ def local_project(tmp_path: Path, connect_url: str, monkeypatch: pytest.MonkeyPa
     return tmp_path
 
 
-def worker_version(connect_url: str) -> str:
-    """The worker's version: also the version of the FileStream plugins it ships."""
-    return str(requests.get(connect_url + "/", timeout=30).json()["version"])
-
-
 def test_example_local_environment_is_valid_online(local_project: Path, connect_url: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-C", str(local_project), "validate", "-e", "local", "--online"]) == 0
@@ -36,7 +28,7 @@ def test_example_local_environment_is_valid_online(local_project: Path, connect_
     assert capsys.readouterr().out == (
         f"3 connectors valid (environment 'local', 2 files, offline and on {connect_url})\n"
         f"plugins: org.apache.kafka.connect.file.FileStreamSinkConnector {version}, "
-        f"{SOURCE} {version}\n")
+        f"{SRC} {version}\n")
 
 
 def test_online_catches_what_only_the_server_rejects(local_project: Path,
@@ -91,8 +83,8 @@ def test_schemas_pull_writes_the_plugin_definitions(local_project: Path, kafka_v
     assert main(["-C", str(local_project), "schemas", "pull", "-e", "local", "FileStreamSource"]) == 0
     assert main(["-C", str(local_project), "schemas", "pull", "-e", "local", "FileStreamSource"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"wrote schemas/{SOURCE}.json {pulled}"] * 2
-    data = json.loads((local_project / "schemas" / f"{SOURCE}.json").read_text())
+    assert out == [f"wrote schemas/{SRC}.json {pulled}"] * 2
+    data = json.loads((local_project / "schemas" / f"{SRC}.json").read_text())
     assert data["origin"] == "pulled"
     assert data["description"].endswith(f"worker (plugin version {worker_version(connect_url)})")
     assert data["keys"]["topic"]["required"] is True
@@ -105,7 +97,7 @@ def test_schemas_pull_writes_the_plugin_definitions(local_project: Path, kafka_v
     assert capsys.readouterr().out.splitlines() == [
         "kept schemas/org.apache.kafka.connect.file.FileStreamSinkConnector.json: it is hand-written "
         "(--force replaces it)",
-        f"wrote schemas/{SOURCE}.json {pulled}",
+        f"wrote schemas/{SRC}.json {pulled}",
     ]
     # and offline validation now uses them
     assert main(["-C", str(local_project), "validate", "-e", "local"]) == 0

@@ -42,12 +42,10 @@ from kcplan.errors import PlanError
 from kcplan.plan import planfile
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
+from tests.helpers import SINK, SRC, write_project
 from tests.property.countingserver import CountingServer
 
 EXAMPLES = int(os.environ.get("KCPLAN_HYPOTHESIS_EXAMPLES", "60"))
-REPO = Path(__file__).resolve().parents[2]
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -86,13 +84,9 @@ def server() -> Iterator[CountingServer]:
 
 
 def make_project(root: Path, url: str) -> Path:
-    env = root / "environments" / "dev"
-    (env / "connectors").mkdir(parents=True)
-    (env / "kcplan.jsonnet").write_text(json.dumps({"connect_url": url, "retry_deadline": 2}) + "\n")
-    (root / "schemas").mkdir()
-    for cls in (SRC, SINK):
-        shutil.copy(REPO / "schemas" / f"{cls}.json", root / "schemas")
-    return env / "connectors"
+    """A project on ``url`` with the FileStream schemas; returns its connectors folder."""
+    settings = json.dumps({"connect_url": url, "retry_deadline": 2}) + "\n"
+    return write_project(root, settings, schemas=(SRC, SINK)) / "environments" / "dev" / "connectors"
 
 
 # -- random connector files ----------------------------------------------------------------------------------

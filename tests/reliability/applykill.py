@@ -39,7 +39,6 @@ are allowed: they are counted and reported.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -58,8 +57,10 @@ import requests
 from kcplan.errors import KcplanError
 from kcplan.state import lock as lk
 from kcplan.state.model import State
-from tests.applyproject import SINK, SRC, Project, as_strings, assert_converged, live_configs
+from tests import helpers
+from tests.applyproject import Project, as_strings, assert_converged, live_configs
 from tests.faultproxy import FaultProxy
+from tests.helpers import SINK, SRC, temp_files
 
 COUNT = 20
 RUN_STATES = ("RUNNING", "PAUSED", "STOPPED")
@@ -666,13 +667,6 @@ def _output_of(exc: BaseException) -> str:
     return "".join(out)
 
 
-def temp_files(path: Path) -> set[str]:
-    """Temp files of state (and backup) writes next to the state file."""
-    return {x.name for x in path.parent.glob(f".{path.name}*.tmp-*")} if path.parent.exists() else set()
-
-
 def delete_connectors(worker: str, names: list[str]) -> None:
     """Best effort: remove ``names`` from the worker (between projects and at the end)."""
-    for name in names:
-        with contextlib.suppress(requests.RequestException):
-            requests.delete(f"{worker}/connectors/{name}", timeout=120)
+    helpers.delete_connectors(worker, names, timeout=120)

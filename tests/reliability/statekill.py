@@ -31,10 +31,10 @@ from kcplan.errors import KcplanError, StateError
 from kcplan.state import lock as lk
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
+from tests.helpers import REPO, temp_files
 from tests.reliability.state_writer import content_for
 
 WRITER = Path(__file__).with_name("state_writer.py")
-REPO = Path(__file__).resolve().parents[2]
 LINEAGE = "3f1c2a9e-0000-4000-8000-00000000c0de"
 SALT = "5a1f" * 8
 
@@ -132,10 +132,6 @@ def check_files(path: Path, lineage: str, min_serial: int) -> tuple[int | None, 
     except KcplanError as exc:
         return state.serial, f"the lock outlived its holder: {exc.message}"
     return state.serial, None
-
-
-def temp_files(path: Path) -> set[str]:
-    return {p.name for p in path.parent.glob(f".{path.name}*.tmp-*")}
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str | None:

@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,23 +39,14 @@ import pytest
 import requests
 
 from kcplan.state.store import StateStore
-from tests.applyproject import Project, assert_converged, live_configs, wait_until
+from tests.applyproject import Project, assert_converged, live_configs
 from tests.faultproxy import FaultProxy, Rule
+from tests.helpers import delete_connectors, wait_until
+from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_APPLY_FAULT_RUNS", "1"))
 LOST_FAULTS = ("timeout500", "drop")
 UNKNOWN = "may or may not have happened"
-
-
-def _base_seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**31)
-
-
-@pytest.fixture
-def proxy(connect_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(connect_url) as p:
-        yield p
 
 
 # -- helpers --------------------------------------------------------------------------------------------
@@ -90,8 +81,8 @@ def failed_names(result_text: str) -> dict[str, str]:
 
 
 def delete_all(worker: str, names: list[str]) -> None:
-    for name in names:
-        requests.delete(f"{worker}/connectors/{name}", timeout=90)
+    """One DELETE each; a request that fails fails the test."""
+    delete_connectors(worker, names, errors="raise")
 
 
 def no_crash(result: Any, allowed: tuple[int, ...], seed: int) -> str:
@@ -218,9 +209,9 @@ def _count(stats: Counter[str], proxy: FaultProxy) -> None:
 
 
 def _each_seed(what: str, run: Callable[[int], str], reset: Callable[[], None]) -> None:
-    """Run the scenario once per seed (RUNS of them from _base_seed()), print one line per seed, and fail
+    """Run the scenario once per seed (RUNS of them from base_seed(2**31)), print one line per seed, and fail
     at the end with every failing seed's message (so one bad seed does not hide the others)."""
-    base = _base_seed()
+    base = base_seed(2**31)
     print(f"\n{what} scenario: seeds {base}..{base + RUNS - 1} (KCPLAN_RELIABILITY_SEED={base})")
     failures: list[str] = []
     for seed in range(base, base + RUNS):
@@ -488,7 +479,7 @@ def run_bad_answer(flipper: Flipper, proxy: FaultProxy, kind: str, variant: str,
 
 def test_bad_answers_of_each_request_kind(
         tmp_path: Path, proxy: FaultProxy, connect_url: str, unique_name: Callable[..., str]) -> None:
-    base = _base_seed()
+    base = base_seed(2**31)
     only = os.environ.get("KCPLAN_APPLY_FAULT_ONLY", "")
     runs = c_matrix(base, 2 if RUNS == 1 else RUNS, only, full=RUNS > 1)
     print(f"\nbad-answer scenario: {len(runs)} runs from seed {base} (KCPLAN_RELIABILITY_SEED={base})")

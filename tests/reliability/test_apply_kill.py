@@ -18,20 +18,16 @@ from pathlib import Path
 import pytest
 
 from kcplan.state.model import State
-from tests.applyproject import SINK, SRC
+from tests.helpers import SINK, SRC
 from tests.reliability.applykill import Problem, Report, Scenario, Want, expected_actions, parse_state, phase_of
+from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_RELIABILITY_RUNS", "3"))
 
 
-def _seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**32)
-
-
 def test_sigkill_at_a_random_moment_of_an_apply_loses_nothing(
         tmp_path: Path, connect_url: str, unique_name: Callable[..., str]) -> None:
-    seed = _seed()
+    seed = base_seed()
     print(f"\napply kill test: seed {seed} (KCPLAN_RELIABILITY_SEED={seed} repeats it), {RUNS} runs")
     scenario = Scenario(tmp_path / "proj", connect_url, lambda: unique_name("k"), random.Random(seed))
     report = Report(seed)

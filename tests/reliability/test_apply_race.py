@@ -29,37 +29,21 @@ import random
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 import requests
 
 from tests.applyproject import Project, assert_converged, ok, writes
 from tests.faultproxy import FaultProxy
+from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_APPLY_RACE_RUNS") or os.environ.get("KCPLAN_RELIABILITY_RUNS") or "3")
 PAIRINGS = ("apply-file vs apply-file", "apply-env vs apply-file", "plan vs apply-file")
 HOST = socket.gethostname()
 
 
-def _base_seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**32)
-
-
-BASE_SEED = _base_seed()
-
-
-@pytest.fixture
-def proxy(connect_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(connect_url) as p:
-        yield p
-
-
-@pytest.fixture
-def project(tmp_path: Path, proxy: FaultProxy, connect_url: str) -> Project:
-    return Project(tmp_path / "proj", proxy.url, connect_url)
+BASE_SEED = base_seed()
 
 
 def _argv(project: Project, kind: str) -> list[str]:

@@ -40,9 +40,8 @@ import random
 import shlex
 import stat
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -50,9 +49,10 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.applyproject import REPO, SINK, SRC
 from tests.faultproxy import FaultProxy, closed_port_url
+from tests.helpers import REPO, SINK, SRC, kcplan_argv, kcplan_env
 from tests.reliability.canary import Hit, Scanner, make_canary, needles
+from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_CANARY_RUNS", "1"))
 USER = "ops-user"
@@ -65,11 +65,6 @@ CONFIG_LABELS = ("db_pw", "jaas", "ssl_key", "api_token", "ext_secret", "opaque"
                  "bad_file", "ok_old")
 LATIN1_LABELS = ("auth_pw", "bearer", "header", "url_pw")  # HTTP header values must be latin-1
 OTHER_LABELS = ("db_v2", "db_v3", "live1", "live2", "imp_pw", "ok_new", "rb_file", "echo_batch", "token_utf8")
-
-
-def _seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**32)
 
 
 @dataclass
@@ -197,8 +192,7 @@ class Lab:
     # -- running commands -------------------------------------------------------------------------------
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
-        env.update({
+        env = kcplan_env({
             "HOME": str(self.root / "home"), "TMPDIR": str(self.root / "tmp"), "NO_COLOR": "1",
             "AUTH_MODE": "basic", "KC_AUTH_PW": self.canaries["auth_pw"], "KC_BEARER": self.canaries["bearer"],
             "KC_HEADER": self.canaries["header"], "SSL_KEY_PW": self.canaries["ssl_key"],
@@ -219,7 +213,7 @@ class Lab:
         err_path = self.root / "outputs" / f"{index}.err"
         shown = "kcplan " + shlex.join(argv)
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            proc = subprocess.Popen([sys.executable, "-m", "kcplan", *argv], stdout=out, stderr=err,
+            proc = subprocess.Popen(kcplan_argv(None, *argv), stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, env=self.env(env), cwd=self.root / "tmp",
                                     preexec_fn=lambda: os.umask(0))
             began = time.monotonic()
@@ -287,12 +281,6 @@ def make_canaries(rng: random.Random) -> dict[str, str]:
     return canaries
 
 
-@pytest.fixture
-def proxy(connect_url: str) -> Iterator[FaultProxy]:
-    with FaultProxy(connect_url) as p:
-        yield p
-
-
 def test_the_scanner_finds_every_encoding_of_a_canary() -> None:
     """The scan can fail: each encoding of a canary, alone or inside other text, is a hit of that form."""
     rng = random.Random(7)
@@ -321,7 +309,7 @@ def test_the_scanner_finds_every_encoding_of_a_canary() -> None:
 @pytest.mark.parametrize("run", range(RUNS))
 def test_no_canary_leaks_from_any_command(run: int, tmp_path: Path, connect_url: str, proxy: FaultProxy,
                                           unique_name: Callable[..., str]) -> None:
-    seed = _seed() + run
+    seed = base_seed() + run
     print(f"\ncanary scan: seed {seed} (KCPLAN_RELIABILITY_SEED={seed} repeats it)")
     rng = random.Random(seed)
     canaries = make_canaries(rng)

@@ -23,7 +23,6 @@ import resource
 import signal
 import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,17 +32,15 @@ from kcplan.config.sensitive import SensitiveKeys
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
 from tests.faultproxy import FaultProxy, closed_port_url
+from tests.helpers import SRC, run_kcplan, write_project
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 ROOT_USER = os.geteuid() == 0
 
 
 class Project:
     def __init__(self, root: Path, url: str) -> None:
         self.root = root
-        self.env_dir = root / "environments" / "dev"
-        (self.env_dir / "connectors").mkdir(parents=True)
-        (self.env_dir / "kcplan.jsonnet").write_text(f"{{ connect_url: '{url}' }}\n")
+        self.env_dir = write_project(root, f"{{ connect_url: '{url}' }}\n") / "environments" / "dev"
         self.kcplan_dir = root / ".kcplan"
         self.state_path = self.kcplan_dir / "dev.state.json"
 
@@ -62,10 +59,8 @@ class Project:
         return self.state_path.read_bytes()
 
     def kcplan(self, *args: str, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        return subprocess.run([sys.executable, "-m", "kcplan", "-C", str(self.root), *args, "-e", "dev"],
-                              capture_output=True, text=True, env=env, timeout=120, preexec_fn=preexec)
+        return run_kcplan(self.root, *args, "-e", "dev", env={"PYTHONDONTWRITEBYTECODE": "1"}, timeout=120,
+                          preexec_fn=preexec)
 
     def snapshot(self) -> dict[str, bytes]:
         return {p.name: p.read_bytes() for p in self.kcplan_dir.iterdir() if p.is_file() and "lock" not in p.name}

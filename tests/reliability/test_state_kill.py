@@ -8,25 +8,20 @@ repeats a run.
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 import pytest
 
 from kcplan.state.model import State
+from tests.reliability.seeds import base_seed
 from tests.reliability.state_writer import content_for
 from tests.reliability.statekill import LINEAGE, SALT, check_files, initial_state, run_kills
 
 RUNS = int(os.environ.get("KCPLAN_RELIABILITY_RUNS", "20"))
 
 
-def _seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**32)
-
-
 def test_sigkill_during_state_writes_never_breaks_the_state(tmp_path: Path) -> None:
-    seed = _seed()
+    seed = base_seed()
     print(f"\nstate kill test: seed {seed} (KCPLAN_RELIABILITY_SEED={seed} repeats it), {RUNS} runs")
     report = run_kills(tmp_path, RUNS, seed)
     print(report.summary())

@@ -33,7 +33,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ from kcplan import sandbox
 from kcplan.errors import KcplanError
 from kcplan.state.store import StateStore
 from tests.applyproject import Project, assert_converged, ok
+from tests.helpers import delete_connectors
+from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_WORKER_RESTART_RUNS") or os.environ.get("KCPLAN_RELIABILITY_RUNS") or "1")
 STARTUP_TIMEOUT = float(os.environ.get("KCPLAN_TEST_STARTUP_TIMEOUT", "180"))
@@ -59,12 +60,7 @@ WORKER_PROPS = {"scheduled.rebalance.max.delay.ms": "10000", "session.timeout.ms
 _PROGRESS = re.compile(r"\[(\d+)/(\d+)\]\s*$")
 
 
-def _base_seed() -> int:
-    given = os.environ.get("KCPLAN_RELIABILITY_SEED")
-    return int(given) if given else random.SystemRandom().randrange(2**32)
-
-
-BASE_SEED = _base_seed()
+BASE_SEED = base_seed()
 
 
 @pytest.fixture(scope="module")
@@ -171,27 +167,9 @@ def _sample_state(path: Path, watch: Watch, lineage: str) -> None:
 
 
 def _project(tmp: Path, urls: list[str]) -> Project:
-    project = Project(tmp, urls[0], urls[0])
-    (tmp / "environments" / "dev" / "kcplan.jsonnet").write_text(
-        f"{{ connect_url: {json.dumps(urls)}, request_timeout: 120 }}\n")
+    project = Project(tmp, urls[0])
+    project.settings_path.write_text(f"{{ connect_url: {json.dumps(urls)}, request_timeout: 120 }}\n")
     return project
-
-
-def _delete_all(url: str, names: list[str]) -> None:
-    """Best effort, all at once (each DELETE can block for a rebalance): later runs start on a clean cluster."""
-    def delete(name: str) -> None:
-        for _attempt in range(10):
-            try:
-                reply = requests.delete(f"{url}/connectors/{name}", timeout=90)
-            except requests.RequestException:
-                time.sleep(2)
-                continue
-            if reply.status_code in (204, 404):
-                return
-            time.sleep(2)
-
-    with ThreadPoolExecutor(max_workers=len(names) or 1) as pool:
-        list(pool.map(delete, names))
 
 
 def _mismatches(project: Project, names: list[str]) -> dict[str, str]:
@@ -257,7 +235,9 @@ def test_worker_killed_and_restarted_during_an_apply(cluster: Path, tmp_path: Pa
     try:
         _scenario(cluster, project, rng, tag, keep, drop, news)
     finally:
-        _delete_all(urls[0], names)
+        # all at once (each DELETE can block for a rebalance): later runs start on a clean cluster
+        delete_connectors(urls[0], names, attempts=10, threads=len(names) or 1, errors="retry",
+                          done=lambda status: status in (204, 404))
 
 
 def _scenario(cluster: Path, project: Project, rng: random.Random, tag: str, keep: str, drop: str,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kcplan import cli
+from tests.helpers import write_project
 
 # Fixed: a NUL byte in a Jsonnet file that kcplan evaluates directly (connector file, kcplan.jsonnet)
 # made gojsonnet raise a bare ValueError, shown as "internal error"; now a RenderError naming the file.
@@ -26,11 +27,7 @@ def kcplan(*args: str) -> tuple[int, str]:
 
 
 def project(root: Path, settings: bytes, connector: bytes) -> Path:
-    env = root / "environments" / "dev"
-    (env / "connectors").mkdir(parents=True)
-    (env / "kcplan.jsonnet").write_bytes(settings)
-    (env / "connectors" / "c.jsonnet").write_bytes(connector)
-    return root
+    return write_project(root, settings, connectors={"c.jsonnet": connector})
 
 
 SETTINGS = b'{connect_url: "http://127.0.0.1:9"}'

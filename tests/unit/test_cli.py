@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kcplan import cli
+from tests.helpers import run_kcplan, write_settings
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "kcplan", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=60)
+    """``python -m kcplan ARGS`` in this process's whole environment."""
+    return run_kcplan(None, *args, drop=(), cwd=cwd, timeout=60)
 
 
 def test_help_lists_commands_and_exit_codes() -> None:
@@ -40,8 +40,7 @@ def test_env_defaults_to_kcplan_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_user_error_has_no_traceback_without_debug(tmp_path: Path) -> None:
-    (tmp_path / "environments" / "dev").mkdir(parents=True)
-    (tmp_path / "environments" / "dev" / "kcplan.jsonnet").write_text("{connect_url: }")
+    write_settings(tmp_path, "{connect_url: }")
     result = run_cli("-C", str(tmp_path), "-e", "dev", "status", "--format", "json")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
@@ -54,8 +53,7 @@ def test_user_error_has_no_traceback_without_debug(tmp_path: Path) -> None:
 
 def test_missing_env_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KCPLAN_ENV", raising=False)
-    (tmp_path / "environments" / "dev").mkdir(parents=True)
-    (tmp_path / "environments" / "dev" / "kcplan.jsonnet").write_text('{"connect_url": "http://x:1"}')
+    write_settings(tmp_path, '{"connect_url": "http://x:1"}')
     result = run_cli("-C", str(tmp_path), "status")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [

@@ -7,9 +7,9 @@ from kcplan.connect.models import ConnectorStatus, LiveConnector, TaskStatus
 from kcplan.plan import drift
 from kcplan.plan.model import Drift, KeyChange, RunState
 from kcplan.state.model import ManagedConnector, State
+from tests.helpers import SRC
 
 SALT = "00112233445566778899aabbccddeeff"
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SENSITIVE = SensitiveKeys()
 BASE = {"connector.class": SRC, "file": "/tmp/in.txt", "topic": "t", "tasks.max": "1"}
 

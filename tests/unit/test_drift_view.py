@@ -7,7 +7,7 @@ import json
 from kcplan.config.sensitive import MASK
 from kcplan.plan.drift import DriftReport
 from kcplan.plan.model import Drift, KeyChange
-from kcplan.views import drift_view, style
+from kcplan.views import drift_view
 from kcplan.views.drift_view import DriftCheck
 
 SECRET_CHANGE = KeyChange(key="db.password", old=MASK, new=MASK, old_hidden=True, new_hidden=True)
@@ -24,9 +24,6 @@ CLEAN = DriftReport(env="staging", state_serial=3, managed=2, live=2, drift=(), 
                     failed_connectors=0, failed_tasks=0)
 T0 = 1700000000.5  # 2023-11-14T22:13:20Z
 
-
-def setup_module() -> None:
-    style.configure(no_color=True)
 
 
 def test_table_golden() -> None:

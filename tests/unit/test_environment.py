@@ -8,18 +8,12 @@ import pytest
 
 from kcplan.config.environment import load_settings, state_path
 from kcplan.errors import ConfigError
-
-
-def write_settings(root: Path, env: str, text: str) -> Path:
-    path = root / "environments" / env / "kcplan.jsonnet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+from tests.helpers import write_settings
 
 
 def test_plain_json_with_one_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
-    write_settings(tmp_path, "dev", '{"connect_url": "http://localhost:8083/"}')
+    write_settings(tmp_path, env="dev", text='{"connect_url": "http://localhost:8083/"}')
     settings = load_settings(tmp_path, "dev")
     assert settings.connect_url == ["http://localhost:8083"]
     assert settings.request_timeout == 120.0
@@ -30,7 +24,7 @@ def test_plain_json_with_one_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_secrets_from_ext_vars_and_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
     monkeypatch.setenv("DEV_PASSWORD", "hunter2")
-    write_settings(tmp_path, "dev", """
+    write_settings(tmp_path, env="dev", text="""
       local lib = import 'lib/common.libsonnet';
       {
         connect_url: ['http://a:8083', 'http://b:8083'],
@@ -52,13 +46,13 @@ def test_secrets_from_ext_vars_and_lists(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_url_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KCPLAN_CONNECT_URL", "http://x:1,http://y:2")
-    write_settings(tmp_path, "dev", '{"connect_url": "http://localhost:8083"}')
+    write_settings(tmp_path, env="dev", text='{"connect_url": "http://localhost:8083"}')
     assert load_settings(tmp_path, "dev").connect_url == ["http://x:1", "http://y:2"]
 
 
 def test_wrong_key_names_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
-    path = write_settings(tmp_path, "dev", '{"connect_url": "ftp://x", "request_timout": 3, "parallelism": 0}')
+    path = write_settings(tmp_path, env="dev", text='{"connect_url": "ftp://x", "request_timout": 3, "parallelism": 0}')
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path, "dev")
     assert info.value.message == (
@@ -70,7 +64,7 @@ def test_wrong_key_names_file_and_key(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_missing_env_lists_known_envs(tmp_path: Path) -> None:
-    write_settings(tmp_path, "prod", '{"connect_url": "http://x:1"}')
+    write_settings(tmp_path, env="prod", text='{"connect_url": "http://x:1"}')
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path, "nope")
     assert "environment 'nope' has no settings file" in info.value.message
@@ -78,7 +72,7 @@ def test_missing_env_lists_known_envs(tmp_path: Path) -> None:
 
 
 def test_missing_ext_var_is_a_render_error(tmp_path: Path) -> None:
-    path = write_settings(tmp_path, "dev", "{connect_url: std.extVar('KCPLAN_TEST_UNSET_VAR_X')}")
+    path = write_settings(tmp_path, env="dev", text="{connect_url: std.extVar('KCPLAN_TEST_UNSET_VAR_X')}")
     with pytest.raises(ConfigError) as info:
         load_settings(tmp_path, "dev")
     assert str(path) in info.value.message
@@ -88,7 +82,7 @@ def test_missing_ext_var_is_a_render_error(tmp_path: Path) -> None:
 def test_relative_tls_paths_are_taken_from_the_project_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KCPLAN_CONNECT_URL", raising=False)
     monkeypatch.chdir("/")
-    write_settings(tmp_path, "dev", """{connect_url: 'https://w:8443',
+    write_settings(tmp_path, env="dev", text="""{connect_url: 'https://w:8443',
       tls: {ca_bundle: 'certs/ca.pem', client_cert: '/etc/kc/client.pem', client_key: 'certs/client.key'}}""")
     tls = load_settings(tmp_path, "dev").tls
     assert (tls.ca_bundle, tls.client_cert, tls.client_key) == (
@@ -104,7 +98,7 @@ def test_relative_tls_paths_are_taken_from_the_project_folder(tmp_path: Path, mo
 ])
 def test_bad_urls_are_named_without_their_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str,
                                                       problem: str) -> None:
-    write_settings(tmp_path, "dev", "{connect_url: 'http://ok:8083'}")
+    write_settings(tmp_path, env="dev", text="{connect_url: 'http://ok:8083'}")
     monkeypatch.setenv("KCPLAN_CONNECT_URL", url)
     with pytest.raises(ConfigError) as err:
         load_settings(tmp_path, "dev")

@@ -23,7 +23,6 @@ from kcplan.plan.planner import live_fingerprint
 from kcplan.state.digest import digest
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
-from kcplan.views import style
 from kcplan.views.apply_json import _result as result_doc
 from kcplan.views.apply_view import progress_line, render_summary
 
@@ -31,11 +30,6 @@ SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SALT = "5a" * 16
 SK = SensitiveKeys()
 AT = "2025-01-01T00:00:00Z"
-
-
-@pytest.fixture(autouse=True)
-def _no_colour() -> None:
-    style.configure(no_color=True)
 
 
 def cfg(name: str, **extra: str) -> dict[str, str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kcplan.apply.health import Failure, HealthResult
-from kcplan.views import style
 from kcplan.views.health_view import render_health
+from kcplan.views.style import Palette
 
 TRACE = ("org.apache.kafka.connect.errors.DataException: Converting byte[] to Kafka Connect data failed\n"
          "\tat org.apache.kafka.connect.json.JsonConverter.toConnectData(JsonConverter.java:333)\n"
@@ -19,9 +19,6 @@ DELETED = HealthResult("old", "healthy", "ABSENT", 0, 0, (), "")
 NEVER_SEEN = HealthResult("new", "unverified", None, 0, 0, (),
                           "not listed (no status reported yet); 180 s after the write")
 
-
-def setup_module() -> None:
-    style.configure(no_color=True)
 
 
 def test_table_golden() -> None:
@@ -77,12 +74,7 @@ def test_long_errors_are_cut_and_nothing_to_verify() -> None:
 
 
 def test_colours_only_when_enabled() -> None:
-    style.configure(no_color=False)
-    try:
-        style._enabled = True  # as on a terminal
-        out = render_health([HEALTHY, FAILED], verbose=False)
-    finally:
-        style.configure(no_color=True)
+    out = render_health([HEALTHY, FAILED], verbose=False, palette=Palette(enabled=True))
     assert "\033[32mhealthy\033[0m" in out
     assert "\033[31mFAILED\033[0m" in out
     assert "\033[32mRUNNING\033[0m" in out

@@ -10,8 +10,8 @@ import jsonpatch
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.plan.diff import masked
 from kcplan.state.model import State
-from kcplan.views import style
 from kcplan.views.plan_view import plan_json, render_json, render_plan
+from kcplan.views.style import Palette
 from tests.unit.test_planner import SINK, SRC, live, plan, prior, rec, spec
 
 
@@ -156,13 +156,11 @@ def test_colours_only_when_enabled() -> None:
         def isatty(self) -> bool:
             return True
 
-    try:
-        style.configure(False, Tty())
-        coloured = render_plan(p)
-    finally:
-        style.configure(True)
+    coloured = render_plan(p, Palette.for_stream(False, Tty()))
     assert "  \033[32m+\033[0m create \033[1ma\033[0m\n" in coloured
-    assert "\033[" not in render_plan(p)
+    assert "\033[" not in render_plan(p)  # the default: no colours
+    assert "\033[" not in render_plan(p, Palette.for_stream(True, Tty()))  # --no-color
+    assert "\033[" not in render_plan(p, Palette.for_stream(False, io.StringIO()))  # not a terminal
 
 
 SMALL_JSON = {

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,15 +14,6 @@ from kcplan.plan.model import Action
 from tests.unit.test_planner import live, plan, prior, rec, spec
 
 CREATED = "2025-02-03T04:05:06Z"
-
-
-@pytest.fixture
-def umask_000() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def secret_plan():  # type: ignore[no-untyped-def]

@@ -12,9 +12,8 @@ from kcplan.plan.model import Action, Change, Drift, KeyChange, Summary
 from kcplan.plan.planner import build_plan, live_fingerprint
 from kcplan.state.digest import digest
 from kcplan.state.model import ManagedConnector, State
+from tests.helpers import SINK, SRC
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 SALT = "5a" * 16
 SK = SensitiveKeys()
 APPLIED = "2025-01-01T00:00:00Z"

@@ -9,8 +9,7 @@ import pytest
 from kcplan.config import jsonnet
 from kcplan.config.render import discover, load_desired, render_environment, settings_sensitive_keys
 from kcplan.errors import ConfigError, RenderError
-
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+from tests.helpers import SINK, write_settings
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -23,7 +22,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
 
 def env(root: Path, files: dict[str, str], name: str = "dev") -> Path:
     """A project with environments/<name>/kcplan.jsonnet and the given files (relative to the env)."""
-    write(root, {f"environments/{name}/kcplan.jsonnet": '{connect_url: "http://127.0.0.1:8083"}'})
+    write_settings(root, '{connect_url: "http://127.0.0.1:8083"}', name)
     return write(root, {f"environments/{name}/{k}": v for k, v in files.items()})
 
 

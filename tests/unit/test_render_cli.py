@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from kcplan.cli import main
-
-REPO = Path(__file__).resolve().parents[2]
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
+from tests.helpers import LOCAL_SETTINGS, REPO, SINK, write_project
 
 
-def project(root: Path, connectors: dict[str, str], settings: str = "{connect_url: 'http://127.0.0.1:8083'}") -> Path:
-    (root / "environments/dev/connectors").mkdir(parents=True)
-    (root / "environments/dev/kcplan.jsonnet").write_text(settings)
-    shutil.copytree(REPO / "schemas", root / "schemas")
-    for name, text in connectors.items():
-        (root / "environments/dev/connectors" / name).write_text(text)
-    return root
+def project(root: Path, connectors: dict[str, str], settings: str = LOCAL_SETTINGS) -> Path:
+    return write_project(root, settings, connectors=connectors, schemas="all")
 
 
 @pytest.mark.parametrize("env", ["local", "staging", "prod"])

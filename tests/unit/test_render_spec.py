@@ -13,18 +13,14 @@ from kcplan.config.models import ConnectorSpec, Lifecycle
 from kcplan.config.render import load_desired, name_problem
 from kcplan.errors import SpecError
 from kcplan.values import scalar_string
+from tests.helpers import SINK, write_project
 
-SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 F = "environments/dev/connectors/x.jsonnet"
 G = "environments/dev/connectors/y.jsonnet"
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
-    (root / "environments/dev/connectors").mkdir(parents=True)
-    (root / "environments/dev/kcplan.jsonnet").write_text("{connect_url: 'http://127.0.0.1:8083'}")
-    for name, text in files.items():
-        (root / "environments/dev/connectors" / name).write_text(text)
-    return root
+    return write_project(root, connectors=files)
 
 
 def specs(root: Path, text: str) -> dict[str, ConnectorSpec]:

@@ -22,8 +22,8 @@ from kcplan.config.schemas import (
 from kcplan.config.sensitive import MASK
 from kcplan.connect.models import plugin_versions
 from kcplan.errors import ConfigError, SpecError
+from tests.helpers import REPO, write_project
 
-REPO = Path(__file__).resolve().parents[2]
 CLS = "com.acme.connect.WidgetSinkConnector"
 F = "environments/dev/connectors/x.jsonnet"
 SCHEMA = {
@@ -46,9 +46,7 @@ SCHEMA = {
 
 
 def project(root: Path, connector: str, schema: dict[str, object] | None = SCHEMA) -> Path:
-    (root / "environments/dev/connectors").mkdir(parents=True)
-    (root / "environments/dev/kcplan.jsonnet").write_text("{connect_url: 'http://127.0.0.1:8083'}")
-    (root / F).write_text(connector)
+    write_project(root, connectors={"x.jsonnet": connector})
     if schema is not None:
         (root / "schemas").mkdir()
         (root / "schemas" / f"{schema['connector.class']}.json").write_text(json.dumps(schema))

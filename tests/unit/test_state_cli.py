@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,8 +14,8 @@ import pytest
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
+from tests.helpers import SRC, run_kcplan, write_project
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SALT = "ef" * 16
 HOLDER = """
 import sys, time
@@ -30,10 +29,7 @@ with StateStore(Path(sys.argv[1])).locked("apply"):
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    env = tmp_path / "environments" / "dev"
-    (env / "connectors").mkdir(parents=True)
-    (env / "kcplan.jsonnet").write_text("{ connect_url: 'http://127.0.0.1:9' }\n")
-    return tmp_path
+    return write_project(tmp_path, "{ connect_url: 'http://127.0.0.1:9' }\n")
 
 
 @pytest.fixture
@@ -59,9 +55,7 @@ def state_path(project: Path) -> Path:
 
 
 def kcplan(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KCPLAN_CONNECT_URL", "KCPLAN_ENV")}
-    result = subprocess.run([sys.executable, "-m", "kcplan", "-C", str(project), *args], capture_output=True,
-                            text=True, env=env, timeout=60)
+    result = run_kcplan(project, *args, timeout=60)
     assert "Traceback" not in result.stderr
     return result
 

@@ -19,18 +19,9 @@ from kcplan.errors import StateError
 from kcplan.state.digest import digest, is_digest
 from kcplan.state.model import ManagedConnector, State
 from kcplan.state.store import StateStore
+from tests.helpers import SRC
 
-SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 SK = SensitiveKeys()
-
-
-@pytest.fixture
-def umask_000() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def record(name: str, salt: str, **config: str) -> ManagedConnector:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kcplan.connect.models import ConnectorStatus, LiveConnector, TaskStatus
-from kcplan.views import status_view, style
+from kcplan.views import status_view
 
 TRACE = "org.apache.kafka.connect.errors.DataException: bad json\n\tat Foo.bar(Foo.java:1)\n"
 
@@ -21,9 +21,6 @@ BROKEN = LiveConnector(
 )
 NO_STATUS = LiveConnector(name="fresh", config={"name": "fresh"})
 
-
-def setup_module() -> None:
-    style.configure(no_color=True)
 
 
 def test_rows_count_tasks_by_state() -> None:
