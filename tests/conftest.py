@@ -1,4 +1,4 @@
-"""Shared fixtures: a REAL Kafka Connect to test against (see kcplan/sandbox.py).
+"""Shared fixtures: a REAL Kafka Connect to test against (see kcplan/sandbox/).
 
 - ``connect_url``: base URL of a standalone worker, started once per session in a tmp dir
   (override: KCPLAN_TEST_CONNECT_URL=http://host:port, for fast local iteration).

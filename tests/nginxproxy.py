@@ -28,7 +28,7 @@ import pytest
 
 from kcplan.sandbox import parent_death_prefix
 
-PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range (see /work/shared/real-connect.md)
+PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range
 
 
 def free_port() -> int:

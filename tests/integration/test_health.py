@@ -2,7 +2,7 @@
 
 Failures come from the worker itself: a source task whose producer config is invalid fails at start
 (``producer.override.acks=bogus``: ConfigException), and a sink with JsonConverter reading plain text
-fails on its first record (the recipe of /work/shared/real-connect.md).
+fails on its first record (a converter that cannot read plain-text records).
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ from tests.applyproject import Project, assert_converged, ok
 from tests.helpers import delete_connectors
 from tests.reliability.seeds import base_seed
 
+# Its own 2-worker cluster: slow, and on one Kafka line only (not `integration`, which CI runs twice).
+pytestmark = pytest.mark.distributed
+
 RUNS = int(os.environ.get("KCPLAN_WORKER_RESTART_RUNS") or os.environ.get("KCPLAN_RELIABILITY_RUNS") or "1")
 STARTUP_TIMEOUT = float(os.environ.get("KCPLAN_TEST_STARTUP_TIMEOUT", "180"))
 APPLY_TIMEOUT = 600.0
