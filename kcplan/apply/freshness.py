@@ -2,7 +2,8 @@
 
 A plan is stale when the state moved (lineage/serial), the cluster is another one, a connector the
 plan touches changed on the cluster since the plan (its live fingerprint), or the code renders a
-different config (secrets included: compared by digest) for a connector the plan writes. Every
+different config (secrets included: compared by digest) or offsets operation for a connector the
+plan writes. Every
 problem is listed, so the user learns everything that changed at once.
 
 The configs apply writes come from here too: the plan file holds secrets only as digests, so the
@@ -128,6 +129,10 @@ def render_problems(plan: Plan, rendered: Rendered) -> list[str]:
         if change.state_to is not None and spec.state != change.state_to:
             problems.append(f"connector '{change.name}': the code now declares run state {spec.state}, "
                             f"the plan {change.state_to}")
+        if change.offsets is not None and spec.offsets != change.offsets:
+            now_op = f"'{spec.offsets.token}'" if spec.offsets else "none"
+            problems.append(f"connector '{change.name}': the code now declares another offsets operation "
+                            f"({now_op}, the plan '{change.offsets.token}')")
     return problems
 
 

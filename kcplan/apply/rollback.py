@@ -39,6 +39,9 @@ def rollback_steps(
     notes: list[str] = []
     for name in sorted(set(failed)):
         change = plan.change_for(name)
+        if change is not None and change.offsets is not None:
+            notes.append(f"{name}: its offsets operation '{change.offsets.token}' cannot be undone; its "
+                         "offsets stay as this apply left them")
         if change is None or change.action not in (Action.CREATE, *_REVERSIBLE):
             continue
         if change.action is Action.CREATE:

@@ -1,17 +1,22 @@
 """One step against Connect, on a worker thread: write, and read back when the answer was lost.
 
 A write is sent again at most once, and only when the read-back shows it did not happen. The runner
-never touches the state: the executor's main thread records its results.
+never touches the state: the executor's main thread records its results. An offsets step is a short
+sequence (stop, wait until stopped, DELETE or PATCH the offsets, desired run state); when the worker
+refuses the offsets, the connector is brought back to the run state it had.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kcplan.apply.steps import Op, Step, StepResult
-from kcplan.errors import Conflict, ConnectError, KcplanError, NotFound, UnknownOutcome
+from kcplan.config.models import OffsetsOp
+from kcplan.connect.models import ConnectorOffset
+from kcplan.errors import ApiError, Conflict, ConnectError, KcplanError, NotFound, UnknownOutcome
 from kcplan.plan.model import RunState
 
 if TYPE_CHECKING:
@@ -24,6 +29,27 @@ class ForeignConnector(KcplanError):
     default_hint = "Someone created or changed it since the plan: run 'kcplan plan' again and review it."
 
 
+class OffsetsNotChanged(KcplanError):
+    """An offsets operation did not happen (the worker refused it, or the connector would not stop)."""
+
+    default_hint = "Its token is not recorded: fix the cause and apply again ('kcplan plan' shows it)."
+
+
+STOP_WAIT_SECONDS = 60.0  # a stop that takes longer is reported, the offsets left as they were
+POLL_SECONDS = 0.25
+
+
+def offsets_match(reported: list[ConnectorOffset], op: OffsetsOp) -> bool:
+    """Do the connector's offsets show the operation done? (the read-back after a lost answer)"""
+    if op.kind == "reset":
+        return not [o for o in reported if o.offset is not None]
+    now = {json.dumps(o.partition, sort_keys=True): o.offset for o in reported}
+    return all(now.get(json.dumps(e["partition"], sort_keys=True)) == e["offset"] for e in op.entries)
+
+
+def _as_run_state(state: str | None) -> RunState:
+    return "PAUSED" if state == "PAUSED" else "STOPPED" if state == "STOPPED" else "RUNNING"
+
 
 class StepRunner:
     """Runs one step with the client; never touches the state."""
@@ -32,7 +58,8 @@ class StepRunner:
         self.client = client
         self._ops: dict[Op, Callable[[Step], tuple[RunState | None, str]]] = {
             "adopt": self._adopt, "forget": self._forget, "delete": self._delete, "create": self._create,
-            "update": self._update, "run_state": self._run_state}
+            "update": self._update, "run_state": self._run_state,
+            "offsets": self._offsets}
 
     def run(self, step: Step) -> StepResult:
         began = time.monotonic()
@@ -99,6 +126,60 @@ class StepRunner:
     def _run_state(self, step: Step) -> tuple[RunState | None, str]:
         assert step.target is not None
         return step.target, self._set_run_state(step.name, step.target)
+
+    def _offsets(self, step: Step) -> tuple[RunState | None, str]:
+        assert step.offsets is not None and step.target is not None
+        name, op = step.name, step.offsets
+        before = _as_run_state(self.client.status(name).state)
+        try:
+            self._stop_and_wait(name)
+            note = self._alter_offsets(name, op)
+        except KcplanError as exc:
+            raise OffsetsNotChanged(f"the offsets of '{name}' were not changed: {exc.message}; "
+                                    f"{self._restore(name, before)}", exc.hint) from None
+        again = self._set_run_state(name, step.target) if step.target != "STOPPED" else ""
+        return step.target, "; ".join(n for n in (note, again) if n)
+
+    def _stop_and_wait(self, name: str) -> None:
+        """STOPPED with no tasks: what the worker requires before it alters offsets."""
+        status = self.client.status(name)
+        if status.state != "STOPPED":
+            self._set_run_state(name, "STOPPED")
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while status.state != "STOPPED" or status.tasks:
+            if time.monotonic() > deadline:
+                raise KcplanError(f"it did not stop within {STOP_WAIT_SECONDS:.0f} s (now {status.state}, "
+                                  f"{len(status.tasks)} task(s))")
+            time.sleep(POLL_SECONDS)
+            status = self.client.status(name)
+
+    def _alter_offsets(self, name: str, op: OffsetsOp) -> str:
+        """DELETE or PATCH, retried while the worker has not yet seen the stop (a 400 naming STOPPED)."""
+        entries = [ConnectorOffset(partition=e["partition"], offset=e["offset"]) for e in op.entries]
+
+        def write() -> None:
+            if op.kind == "reset":
+                self.client.reset_offsets(name)
+            else:
+                self.client.alter_offsets(name, entries)
+
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while True:
+            try:
+                return self._resolved(write, lambda: offsets_match(self.client.offsets(name), op))
+            except ApiError as exc:
+                if exc.status != 400 or "STOPPED state" not in exc.message or time.monotonic() > deadline:
+                    raise
+                time.sleep(POLL_SECONDS)
+
+    def _restore(self, name: str, before: RunState) -> str:
+        try:
+            current = self.client.status(name).state
+            if current != before:
+                self._set_run_state(name, before)
+            return f"the connector is {before} again, as before"
+        except KcplanError as exc:
+            return f"bringing it back to {before} failed too ({exc.message}): it may be STOPPED"
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -1,23 +1,26 @@
 """A plan as steps (pure): one write, or state-only record, per connector and phase.
 
 Phases: 0 deletes and state-only records, 1 creates and updates, 2 pauses, 3 resumes (one at a time),
-4 stops; why run-state changes get phases of their own is in docs/apply-phases.md.
+4 stops, 5 offsets operations (one at a time: each stops its connector, alters its offsets and brings
+it to its desired run state, so it replaces the connector's run-state step); why run-state changes
+get phases of their own is in docs/apply-phases.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from kcplan.config.models import OffsetsOp
 from kcplan.errors import KcplanError, StateError
 from kcplan.plan.model import Action, Plan, RunState
 from kcplan.state.model import ManagedConnector, State
 
-Op = Literal["delete", "create", "update", "run_state", "adopt", "forget"]
-PHASES: dict[str, int] = {"delete": 0, "adopt": 0, "forget": 0, "create": 1, "update": 1}
+Op = Literal["delete", "create", "update", "run_state", "adopt", "forget", "offsets"]
+PHASES: dict[str, int] = {"delete": 0, "adopt": 0, "forget": 0, "create": 1, "update": 1, "offsets": 5}
 RUN_STATE_PHASES: dict[str, int] = {"PAUSED": 2, "RUNNING": 3, "STOPPED": 4}
-ONE_AT_A_TIME = frozenset({3})  # resumes: standalone workers deadlock on concurrent ones
+ONE_AT_A_TIME = frozenset({3, 5})  # resumes: standalone workers deadlock on concurrent ones
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class Step:
     state records). ``target``: the run state a create or run-state change reaches; ``keeps``: the
     run state an update leaves as it is (a create with a target other than RUNNING uses POST's
     initial_state). ``forget``: when done, the state drops the connector
-    (rollback of a connector kcplan did not manage before).
+    (rollback of a connector kcplan did not manage before). ``offsets``: the operation an offsets
+    step runs (the state records its token when it lands).
     """
 
     name: str
@@ -41,6 +45,7 @@ class Step:
     prevent_destroy: bool = False
     forget: bool = False
     rollback: bool = False
+    offsets: OffsetsOp | None = None
 
     @property
     def phase(self) -> int:
@@ -119,10 +124,26 @@ def build_steps(plan: Plan, configs: Mapping[str, Mapping[str, str]], *, initial
                 steps.append(Step(op="run_state", target=c.state_to, **common))
         elif c.action in (Action.PAUSE, Action.RESUME, Action.STOP):
             steps.append(Step(op="run_state", target=c.state_to, **common))
+        if c.offsets is not None:
+            steps = _with_offsets_step(steps, c.name, Step(op="offsets", target=c.state_to or "RUNNING",
+                                                           offsets=c.offsets, **common), initial_state)
     for step in steps:
         if step.op in ("create", "update") and step.config is None:
             raise ValueError(f"no config to write for connector {step.name!r}")
     return sorted(steps, key=lambda s: s.phase)
+
+
+def _with_offsets_step(steps: list[Step], name: str, offsets: Step, initial_state: bool) -> list[Step]:
+    """The offsets step reaches the desired run state itself: it replaces the connector's run-state step,
+    and a connector created for it starts STOPPED where the worker allows (no record handled twice)."""
+    out: list[Step] = []
+    for step in steps:
+        if step.name == name and step.op == "run_state":
+            continue
+        if step.name == name and step.op == "create" and initial_state:
+            step = replace(step, target="STOPPED")
+        out.append(step)
+    return [*out, offsets]
 
 
 def record(state: State, result: StepResult, applied_at: str) -> State:
@@ -134,9 +155,13 @@ def record(state: State, result: StepResult, applied_at: str) -> State:
         return state.without(step.name)
     if step.digested is None or result.reached is None:
         raise ValueError(f"step {step.op} of {step.name!r} landed without a config or run state to record")
+    before = state.get(step.name)
+    token = before.offsets_token if before else None
+    if step.op == "offsets" and step.offsets is not None:
+        token = step.offsets.token
     return state.with_connector(ManagedConnector(
         name=step.name, config=dict(step.digested), state=result.reached,
-        prevent_destroy=step.prevent_destroy, applied_at=applied_at))
+        prevent_destroy=step.prevent_destroy, applied_at=applied_at, offsets_token=token))
 
 
 def verify_targets(outcome: Outcome) -> list[tuple[str, str, str, float]]:

@@ -28,7 +28,7 @@ from kcplan.apply.runner import StepRunner
 from kcplan.apply.steps import Outcome, build_steps, verify_targets
 from kcplan.commands._messages import print_warnings
 from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds
-from kcplan.commands._planning import load_environment, make_plan
+from kcplan.commands._planning import load_environment, make_plan, refuse_offsets_problems
 from kcplan.config.sensitive import SensitiveKeys, scrub
 from kcplan.connect.client import ConnectClient
 from kcplan.connect.models import LiveConnector
@@ -126,6 +126,7 @@ def _apply_file(args: argparse.Namespace, options: ApplyOptions, view: ApplyView
                     + freshness.live_problems(plan, state, live)
                     + freshness.render_problems(plan, rendered))
         freshness.raise_if_stale(problems, str(path), plan.env)
+        refuse_offsets_problems(client, plan)
         run = _Run(options, view, client, store, state, plan, live, desired.sensitive,
                    parallelism=options.parallelism or ctx.settings.parallelism)
         return run.execute(freshness.write_configs(plan, rendered))

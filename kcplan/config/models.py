@@ -2,19 +2,19 @@
 
 kcplan.config.render builds these from Jsonnet output; the planner and apply only ever see
 this frozen shape, so its invariants are checked here once: every config value is a string,
-``config['name']`` equals ``name``, and kcplan's own settings (state, lifecycle) stay outside
-``config`` and never reach the cluster.
+``config['name']`` equals ``name``, and kcplan's own settings (state, lifecycle, offsets) stay
+outside ``config`` and never reach the cluster.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RunState = Literal["RUNNING", "PAUSED", "STOPPED"]
 RUN_STATES: tuple[str, ...] = ("RUNNING", "PAUSED", "STOPPED")
-WRAPPER_KEYS: tuple[str, ...] = ("name", "config", "state", "lifecycle")
+WRAPPER_KEYS: tuple[str, ...] = ("name", "config", "state", "lifecycle", "offsets")
 
 
 class Lifecycle(BaseModel):
@@ -22,6 +22,19 @@ class Lifecycle(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     prevent_destroy: bool = False
+
+
+class OffsetsOp(BaseModel):
+    """A one-shot offsets operation (KIP-875) declared in a connector file: it runs once per ``token``.
+
+    ``reset`` deletes the connector's offsets (it starts over); ``set`` writes ``entries``, each
+    ``{"partition": {...}, "offset": {...} or None}`` as ``PATCH /connectors/NAME/offsets`` takes them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    token: str = Field(min_length=1)
+    kind: Literal["reset", "set"]
+    entries: tuple[dict[str, Any], ...] = ()
 
 
 class ConnectorSpec(BaseModel):
@@ -32,6 +45,7 @@ class ConnectorSpec(BaseModel):
     config: dict[str, str]
     state: RunState = "RUNNING"
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    offsets: OffsetsOp | None = None
     source: str = Field(default="", description="file the connector was rendered from, for messages")
 
     @model_validator(mode="after")

@@ -2,7 +2,8 @@
 
 Every ``environments/<env>/connectors/**/*.jsonnet`` evaluates to one connector or an array of
 them (``*.libsonnet`` are libraries only), all in one Jsonnet evaluation. Each connector is
-written flat (``{name, "connector.class", ...}``) or wrapped (``{name, config, state, lifecycle}``).
+written flat (``{name, "connector.class", ...}``) or wrapped (``{name, config, state, lifecycle,
+offsets}``).
 Values are normalised to the strings Connect returns (so nothing shows false drift later), then
 checked by the base rules and the class's schema. ALL problems are collected and reported
 together, each naming file, connector and key; secret values never appear in them.
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from kcplan.config import jsonnet
 from kcplan.config.environment import SETTINGS_FILE, available_envs, env_dir
 from kcplan.config.models import RUN_STATES, WRAPPER_KEYS, ConnectorSpec, Lifecycle
+from kcplan.config.offsets_spec import parse_offsets
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
 from kcplan.errors import ConfigError, SpecError
@@ -29,7 +31,7 @@ from kcplan.values import scalar_string
 CONNECTORS_DIR = "connectors"
 MAX_INT = 2**31 - 1
 SPEC_HINT = "Fix the problems listed above (file, connector, key), then run 'kcplan validate' again."
-_KCPLAN_KEYS = ("state", "lifecycle")
+_KCPLAN_KEYS = ("state", "lifecycle", "offsets")
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,9 @@ class _Builder:
         raw = obj["config"] if wrapped else obj
         name = self._name(item, obj, raw, wrapped)
         state, lifecycle = self._wrapper(item, obj) if wrapped else self._flat_extras(item, obj)
+        offsets, offsets_problems = parse_offsets(obj.get("offsets") if wrapped else None)
+        for key, message in offsets_problems:
+            item.problem(message, key)
         config = self._config(item, raw, name)
         cls = config.get("connector.class")
         if cls is None:
@@ -248,7 +253,8 @@ class _Builder:
             return
         try:
             spec = ConnectorSpec.model_validate(
-                {"name": name, "config": config, "state": state, "lifecycle": lifecycle, "source": file})
+                {"name": name, "config": config, "state": state, "lifecycle": lifecycle, "offsets": offsets,
+                 "source": file})
         except ValidationError as exc:  # the checks above should make this unreachable
             self.problems.append(Problem(file, str(exc.errors()[0]["msg"]), item.label))
             return

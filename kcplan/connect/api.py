@@ -7,10 +7,10 @@ ConnectClient satisfies it structurally.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from kcplan.connect.models import ConnectorStatus
+from kcplan.connect.models import ConnectorOffset, ConnectorStatus
 
 
 class ConnectApi(Protocol):
@@ -35,6 +35,12 @@ class ConnectApi(Protocol):
     def statuses(self) -> dict[str, ConnectorStatus]: ...
 
     def herder_round_trip(self, name: str) -> float: ...
+
+    def offsets(self, name: str) -> list[ConnectorOffset]: ...
+
+    def alter_offsets(self, name: str, offsets: Sequence[ConnectorOffset]) -> str: ...
+
+    def reset_offsets(self, name: str) -> str: ...
 
     def restart(self, name: str, include_tasks: bool = False,
                 only_failed: bool = False) -> ConnectorStatus | None: ...

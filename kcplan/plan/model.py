@@ -8,8 +8,11 @@ Vocabulary (one action per connector):
     pause / resume / stop   ~   only the run state differs
     adopt    =    the cluster already matches the code: record it in state, no write to Connect
     forget   -    managed, no longer declared, already gone from the cluster: state only
+    offsets  ~    only a declared offsets operation is new (its token is not in the state)
     no-op         nothing to do
-No value of a sensitive key is held here: displays are masked, desired configs are digested.
+Any other action may carry an offsets operation too (``Change.offsets``): apply runs it after the
+connector's other writes. No value of a sensitive key is held here: displays are masked, desired
+configs are digested.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
+
+from kcplan.config.models import OffsetsOp
 
 RunState = Literal["RUNNING", "PAUSED", "STOPPED"]
 
@@ -36,11 +41,12 @@ class Action(StrEnum):
     STOP = "stop"
     ADOPT = "adopt"
     FORGET = "forget"
+    OFFSETS = "offsets"
     NOOP = "no-op"
 
 
 ADDS = frozenset({Action.CREATE, Action.REPLACE})
-CHANGES = frozenset({Action.UPDATE, Action.PAUSE, Action.RESUME, Action.STOP})
+CHANGES = frozenset({Action.UPDATE, Action.PAUSE, Action.RESUME, Action.STOP, Action.OFFSETS})
 DESTROYS = frozenset({Action.DELETE, Action.REPLACE})
 STATE_ONLY = frozenset({Action.ADOPT, Action.FORGET})
 RUN_STATE_ACTIONS: dict[str, Action] = {"RUNNING": Action.RESUME, "PAUSED": Action.PAUSE,
@@ -72,6 +78,8 @@ class Change(_Frozen):
     desired after. ``desired_config``: the config to apply with secrets as digests (None for
     delete/forget/no-op). ``live_fingerprint``: fingerprint of the live connector this change
     was computed against (None when it was absent, or when the plan was not refreshed).
+    ``offsets``: the offsets operation to run (its token is not the one the state records, which
+    is ``offsets_from``).
     """
 
     name: str
@@ -86,6 +94,8 @@ class Change(_Frozen):
     adopting: bool = False
     source: str = ""
     patch: tuple[dict[str, Any], ...] = ()
+    offsets: OffsetsOp | None = None
+    offsets_from: str | None = None
 
     @property
     def run_state_change(self) -> Action | None:

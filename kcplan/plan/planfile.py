@@ -100,8 +100,8 @@ _RUN_STATE_OF = {Action.PAUSE: "PAUSED", Action.RESUME: "RUNNING", Action.STOP: 
 
 def inconsistency(plan: Plan) -> str | None:
     """What no planner writes (docs/plan-format.md), so apply never meets it: an action that writes
-    a config without ``desired_config``, a pause/resume/stop to another run state, or a connector
-    named twice. Returns where and what, or None."""
+    a config without ``desired_config``, a pause/resume/stop to another run state, an offsets change
+    without its operation (or an operation on a delete), or a connector named twice. Returns where and what, or None."""
     seen: set[str] = set()
     for index, change in enumerate(plan.changes):
         where = f"changes.{index} (connector {change.name!r}, {change.action.value})"
@@ -110,6 +110,10 @@ def inconsistency(plan: Plan) -> str | None:
         seen.add(change.name)
         if change.action not in _NO_CONFIG and change.desired_config is None:
             return f"{where}: desired_config is missing"
+        if change.action is Action.OFFSETS and change.offsets is None:
+            return f"{where}: the offsets operation is missing"
+        if change.action in _NO_CONFIG and change.offsets is not None:
+            return f"{where}: a {change.action.value} carries no offsets operation"
         wanted = _RUN_STATE_OF.get(change.action)
         if wanted is not None and change.state_to != wanted:
             return f"{where}: state_to must be {wanted}, not {change.state_to}"

@@ -2,7 +2,9 @@
 
 Three-way: actions come from desired vs live (or vs state with --refresh=false); drift comes
 from state vs live; connectors on the cluster that the state does not manage are listed and
-never touched, unless declared and identical (adopted, no write) or ``adopt=True``.
+never touched, unless declared and identical (adopted, no write) or ``adopt=True``. A declared
+offsets operation whose token the state does not record rides on the connector's change (or makes
+an ``offsets`` change of its own).
 """
 
 from __future__ import annotations
@@ -122,6 +124,17 @@ def _adopt(change: Change) -> Change:
     return change.model_copy(update={"action": Action.ADOPT, "state_from": None})
 
 
+def _with_offsets(change: Change, spec: ConnectorSpec, rec: ManagedConnector | None) -> Change:
+    """Attach the declared offsets operation when its token is not the one the state records."""
+    applied = rec.offsets_token if rec else None
+    if spec.offsets is None or spec.offsets.token == applied:
+        return change
+    update: dict[str, object] = {"offsets": spec.offsets, "offsets_from": applied}
+    if change.action is Action.NOOP:
+        update["action"] = Action.OFFSETS
+    return change.model_copy(update=update)
+
+
 @dataclass
 class _PlanParts:
     """The plan's lists, filled connector by connector."""
@@ -147,24 +160,24 @@ def _plan_one(name: str, spec: ConnectorSpec | None, rec: ManagedConnector | Non
         return
     if inputs.refreshed:
         if live is None:
-            parts.changes.append(_create(name, spec, inputs))
+            parts.changes.append(_with_offsets(_create(name, spec, inputs), spec, rec))
             return
         have = _live_side(live)
     else:
         if rec is None:
-            parts.changes.append(_create(name, spec, inputs))
+            parts.changes.append(_with_offsets(_create(name, spec, inputs), spec, rec))
             return
         have = _state_side(rec)
     change = _converge(name, spec, have, inputs, adopting=rec is None, live=live)
     if change.action is Action.NOOP:
         if rec is None or not _record_matches(rec, spec, inputs.salt):
             change = _adopt(change)
-        else:
+        elif _with_offsets(change, spec, rec) is change:
             change = Change(name=name, action=Action.NOOP)
     elif rec is None and not adopt:
         parts.conflicts.append(change)
         return
-    parts.changes.append(change)
+    parts.changes.append(_with_offsets(change, spec, rec))
 
 
 def _check_prevent_destroy(changes: list[Change], desired: Mapping[str, ConnectorSpec]) -> None:

@@ -33,7 +33,11 @@ def utc_now() -> str:
 
 
 class ManagedConnector(BaseModel):
-    """One managed connector: what kcplan last applied (secrets as digests)."""
+    """One managed connector: what kcplan last applied (secrets as digests).
+
+    ``offsets_token``: the token of the last offsets operation applied to it (None: none yet); it is
+    kept across other changes, so a declared operation runs once.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: str
@@ -41,6 +45,7 @@ class ManagedConnector(BaseModel):
     state: RunState = "RUNNING"
     prevent_destroy: bool = False
     applied_at: str = ""
+    offsets_token: str | None = None
 
     @property
     def connector_class(self) -> str:
@@ -109,7 +114,8 @@ class State(BaseModel):
     def to_json(self) -> str:
         data = self.model_dump()
         data["connectors"] = {
-            name: {**rec, "config": dict(sorted(rec["config"].items()))}
+            name: {**{k: v for k, v in rec.items() if k != "offsets_token" or v is not None},
+                   "config": dict(sorted(rec["config"].items()))}
             for name, rec in sorted(data["connectors"].items())
         }
         return json.dumps(data, indent=2, sort_keys=False) + "\n"

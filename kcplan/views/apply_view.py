@@ -11,7 +11,8 @@ from kcplan.plan.model import ADDS, CHANGES, DESTROYS, Action
 from kcplan.views.style import PLAIN, Palette
 
 _SYMBOL = {"delete": ("-", "red"), "create": ("+", "green"), "update": ("~", "yellow"),
-           "run_state": ("~", "yellow"), "adopt": ("=", "cyan"), "forget": ("-", "red")}
+           "run_state": ("~", "yellow"), "adopt": ("=", "cyan"), "forget": ("-", "red"),
+           "offsets": ("~", "yellow")}
 _RUN_VERB = {"PAUSED": "paused", "RUNNING": "resumed", "STOPPED": "stopped"}
 _RUN_NOUN = {"PAUSED": "pause", "RUNNING": "resume", "STOPPED": "stop"}
 
@@ -33,6 +34,9 @@ def _done_text(step: Step) -> str:
         return _RUN_VERB[step.target or "RUNNING"]
     if step.op == "adopt":
         return "recorded in state (already matched the code)"
+    if step.op == "offsets" and step.offsets is not None:
+        what = "offsets reset" if step.offsets.kind == "reset" else "offsets set"
+        return f"{what} ('{step.offsets.token}'), {step.target}"
     return "removed from state (already gone from the cluster)"
 
 

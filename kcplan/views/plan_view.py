@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from kcplan import __version__
+from kcplan.config.models import OffsetsOp
 from kcplan.config.sensitive import MASK
 from kcplan.plan.model import Action, Change, Drift, KeyChange, Plan
 from kcplan.views.style import PLAIN, Palette
@@ -24,6 +25,7 @@ _SYMBOL = {
     Action.STOP: ("~", "yellow"),
     Action.ADOPT: ("=", "cyan"),
     Action.FORGET: ("-", "red"),
+    Action.OFFSETS: ("~", "yellow"),
 }
 _KEY_SYMBOL = {"add": ("+", "green"), "remove": ("-", "red"), "change": ("~", "yellow")}
 
@@ -72,7 +74,29 @@ def _change_lines(c: Change, palette: Palette) -> list[str]:
         lines.append(key_line(k, note, palette))
     if c.action is Action.UPDATE and c.run_state_change:
         lines.append(f"      {palette.colour('~', 'yellow')} run state: {c.state_from} -> {c.state_to}")
+    if c.offsets is not None:
+        lines += offsets_lines(c, palette)
     return lines
+
+
+def offsets_lines(c: Change, palette: Palette = PLAIN) -> list[str]:
+    """The offsets operation: what it does, the token it replaces, and the sequence apply runs."""
+    op = c.offsets
+    assert op is not None
+    sym = palette.colour("~", "yellow")
+    before = f" (applied before: '{c.offsets_from}')" if c.offsets_from else ""
+    what = "reset (delete every offset: start over)" if op.kind == "reset" else "set"
+    lines = [f"      {sym} offsets: {what}, token '{op.token}'{before}"]
+    for e in op.entries:
+        offset = "reset" if e["offset"] is None else _compact(e["offset"])
+        lines.append(f"          {_compact(e['partition'])} -> {offset}")
+    back = c.state_to or "RUNNING"
+    lines.append(f"          apply: stop, {'delete' if op.kind == 'reset' else 'alter'} the offsets, then {back}")
+    return lines
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _drift_lines(d: Drift, palette: Palette) -> list[str]:
@@ -169,7 +193,15 @@ def _change_json(c: Change) -> dict[str, Any]:
         "source": c.source or None,
         "keys": [_key_json(k) for k in c.keys],
         "patch": list(c.patch),
+        "offsets": _offsets_json(c.offsets, c.offsets_from),
     }
+
+
+def _offsets_json(op: OffsetsOp | None, applied_before: str | None) -> dict[str, Any] | None:
+    if op is None:
+        return None
+    return {"kind": op.kind, "token": op.token, "applied_before": applied_before,
+            "set": [dict(e) for e in op.entries] if op.kind == "set" else None}
 
 
 def _drift_json(d: Drift) -> dict[str, Any]:

@@ -196,6 +196,7 @@ SMALL_JSON = {
                 {"op": "add", "path": "/name", "value": "a"},
                 {"op": "add", "path": "/topic", "value": "t"},
             ],
+            "offsets": None,
         },
         {
             "name": "b",
@@ -206,6 +207,7 @@ SMALL_JSON = {
             "source": "environments/dev/connectors/b.jsonnet",
             "keys": [{"key": "topic", "action": "change", "old": "hand", "new": "new", "sensitive": False}],
             "patch": [{"op": "replace", "path": "/topic", "value": "new"}],
+            "offsets": None,
         },
         {
             "name": "d",
@@ -216,6 +218,7 @@ SMALL_JSON = {
             "source": None,
             "keys": [],
             "patch": [],
+            "offsets": None,
         },
     ],
     "unchanged": [],
@@ -238,6 +241,7 @@ SMALL_JSON = {
             "source": "environments/dev/connectors/c.jsonnet",
             "keys": [{"key": "topic", "action": "change", "old": "theirs", "new": "ours", "sensitive": False}],
             "patch": [{"op": "replace", "path": "/topic", "value": "ours"}],
+            "offsets": None,
         },
     ],
     "warnings": [],
