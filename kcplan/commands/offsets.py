@@ -1,6 +1,7 @@
 """kcplan offsets get -e ENV NAME...: the committed offsets of connectors (Connect 3.5+), read-only.
 
-Resetting or setting offsets is a reviewed change, not a command: it will go through plan and apply.
+Resetting or setting offsets is a reviewed change, not a command: the ``offsets`` key of a connector
+file, through plan and apply (kcplan/config/offsets_spec.py, README "Offsets").
 """
 
 from __future__ import annotations

@@ -186,3 +186,18 @@ def test_sigkill_during_the_operation_then_the_next_apply_finishes_it(project: P
     wait_lines(out, 2 * len(LINES))
     assert lines_of(out) == LINES + LINES, "stopped all along: one replay, however often it was reset"
     assert project.pending()[0] == 0
+
+
+def test_a_reset_on_the_2_worker_distributed_cluster(tmp_path: Path, distributed_urls: list[str],
+                                                    unique_name: Any) -> None:
+    """Here a stop is a rebalance, and the leader may not have seen it when the DELETE comes."""
+    project = Project(tmp_path / "proj", ",".join(distributed_urls), distributed_urls[0])
+    source, _, _, out = pipeline(project, unique_name("o"))
+    wait_committed(project.worker, source, {"position": len(TEXT)})
+    declare_offsets(project, source, project.source(source), {"reset": "replay-distributed"})
+    project.plan()
+    project.apply()
+    wait_lines(out, 2 * len(LINES))
+    assert lines_of(out) == LINES + LINES
+    assert project.state()[source]["offsets_token"] == "replay-distributed"
+    assert project.pending()[0] == 0
