@@ -44,3 +44,16 @@ def _live_value(value: object) -> str:
     if text is not None:
         return text
     return "" if value is None else json.dumps(value)
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a value with its article, for messages: 'a string', 'an object', 'null'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"

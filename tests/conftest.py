@@ -16,6 +16,8 @@ The sandboxes run real Apache Kafka (broker and Connect) of the version given by
 sets ``KCPLAN_SANDBOX_KAFKA_VERSION``, so sandboxes that tests start themselves (and ``kcplan sandbox up``
 run by a test) use the same version.
 
+Every kcplan run in a test sees ``KCPLAN_VERIFY_STABLE=0``: no stability window unless the test asks.
+
 When java or the jars are missing the fixtures FAIL (never skip): CI must notice.
 Tests using ``connect_url`` are marked ``integration``, tests using ``distributed_urls`` also
 ``distributed`` (so ``-m "not distributed"`` leaves the slow cluster out).
@@ -33,6 +35,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from kcplan.apply.options import STABLE_ENV
 from kcplan.errors import KcplanError
 from kcplan.sandbox import DEFAULT_KAFKA_VERSION, SandboxInfo, start_sandbox, stop_sandbox
 from kcplan.sandbox.resolve import VERSION_ENV
@@ -57,6 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ[VERSION_ENV] = config.getoption("--kafka-version")
+    # Applies verify without the 30 s stability window unless a test asks for it (tests of the window
+    # pass --verify-stable, or drop this variable to get the default).
+    os.environ.setdefault(STABLE_ENV, "0")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

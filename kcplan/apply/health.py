@@ -39,7 +39,7 @@ DesiredState = Literal["RUNNING", "PAUSED", "STOPPED", "ABSENT"]
 Verdict = Literal["healthy", "failed", "unverified"]
 
 SETTLE = 10.0  # s of a quiet cluster before a fenced connector without turnover evidence is judged
-HOLD = 2.0  # s a healthy picture must last (over >= 2 polls) before it counts
+HOLD = 2.0  # s a healthy picture must last (over >= 2 polls) before it counts; RUNNING: the stability window if longer
 MIN_POLLS = 2
 FENCED_ACTIONS = frozenset({"update", "replace"})
 ADAPT = 2.0  # settle >= ADAPT x the longest quiet stretch seen to end in a change during this verification
@@ -176,7 +176,8 @@ class Judge:
             why = (f"{shown}, but no restart was seen since the {self._fence_reason()} and the cluster never "
                    "stayed quiet long enough: the status may predate the change")
         else:
-            why = f"{describe(exp.state, self._last)} (not yet for {self.hold:g} s)"
+            held = now - self._reached_since if self._reached_since is not None else 0.0
+            why = f"{describe(exp.state, self._last)} (healthy for {held:.0f} s of the {self.hold:g} s needed)"
         if problem:
             why += f"; last poll failed: {problem}"
         return self._result("unverified", f"{why}; {waited}")
@@ -258,10 +259,13 @@ class Quiet:
 
 def verify(client: ConnectApi, expectations: Iterable[Expectation], *, timeout: float, interval: float = 1.0,
            restart_failed: bool = False, progress: Callable[[str], None] | None = None,
-           settle: float = SETTLE, clock: Callable[[], float] = time.monotonic,
+           settle: float = SETTLE, stable: float = 0.0, clock: Callable[[], float] = time.monotonic,
            sleep: Callable[[float], None] = time.sleep) -> list[HealthResult]:
     """Poll ``client.statuses()`` once per ``interval`` until every expectation has a verdict or
     ``timeout`` seconds have passed; results come back in the order of ``expectations``.
+
+    ``stable``: the stability window: a connector expected RUNNING counts as healthy only once it has
+    looked healthy for that long (a task FAILED meanwhile makes it failed); all windows run at once.
 
     With ``restart_failed``, a connector found FAILED gets ONE
     ``restart(name, include_tasks=True, only_failed=True)`` and is then judged again on statuses from
@@ -274,7 +278,7 @@ def verify(client: ConnectApi, expectations: Iterable[Expectation], *, timeout: 
     for exp in expectations:
         old = judges.get(exp.name)
         if old is None or exp.written_at >= old.expectation.written_at:
-            judges[exp.name] = Judge(exp, settle=settle)
+            judges[exp.name] = Judge(exp, settle=settle, hold=max(HOLD, stable) if exp.state == "RUNNING" else HOLD)
     order = list(judges)
     results: dict[str, HealthResult] = {}
     quiet = Quiet()

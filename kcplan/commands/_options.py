@@ -55,11 +55,11 @@ def render_inputs(args: argparse.Namespace) -> RenderInputs:
 
 def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
     """--lock-timeout, for every command that takes the state lock."""
-    parser.add_argument("--lock-timeout", type=_seconds, default=0.0, metavar="SECONDS",
+    parser.add_argument("--lock-timeout", type=seconds, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for a state lock held by another kcplan (default: fail at once)")
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
     """A number of seconds, 0 or more (argparse type)."""
     try:
         value = float(text)
@@ -72,7 +72,7 @@ def _seconds(text: str) -> float:
 
 def positive_seconds(text: str) -> float:
     """A number of seconds, more than 0 (argparse type)."""
-    value = _seconds(text)
+    value = seconds(text)
     if value == 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value

@@ -12,44 +12,37 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 from kcplan import exit_codes
 from kcplan.apply import freshness
-from kcplan.apply.executor import Executor
-from kcplan.apply.health import DesiredState, Expectation, masked, verify
-from kcplan.apply.interrupts import Abandon, Interrupts
-from kcplan.apply.options import DEFAULT_VERIFY_TIMEOUT, ApplyOptions
-from kcplan.apply.rollback import rollback_steps
-from kcplan.apply.runner import StepRunner
-from kcplan.apply.steps import Outcome, build_steps, verify_targets
+from kcplan.apply.interrupts import Abandon
+from kcplan.apply.options import DEFAULT_VERIFY_STABLE, DEFAULT_VERIFY_TIMEOUT, STABLE_ENV, ApplyOptions
+from kcplan.commands._apply_run import ApplyRun
 from kcplan.commands._messages import print_warnings
-from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds
+from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds, seconds
 from kcplan.commands._planning import load_environment, make_plan, refuse_offsets_problems
-from kcplan.config.sensitive import SensitiveKeys, scrub
-from kcplan.connect.client import ConnectClient
-from kcplan.connect.models import LiveConnector
-from kcplan.errors import KcplanError, PlanError, UsageError
+from kcplan.errors import PlanError, UsageError
 from kcplan.plan import planfile
-from kcplan.plan.model import Plan
-from kcplan.state.model import State
 from kcplan.state.store import StateStore
 from kcplan.views.apply_output import ApplyView, make_view
 
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted."
 
 
-def _parallelism(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError("must be between 1 and 64")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}" if high else f"must be {low} or more")
+        return value
+    return parse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -57,12 +50,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="a plan saved by 'kcplan plan --out'; without it: plan -e ENV, show, confirm")
     parser.add_argument("--auto-approve", action="store_true",
                         help="without PLAN_FILE: apply without asking (needed when stdin is not a terminal)")
-    parser.add_argument("--parallelism", type=_parallelism, metavar="N",
+    parser.add_argument("--parallelism", type=_whole(1, 64), metavar="N",
                         help="at most N writes at a time (default: the environment's 'parallelism' setting, 32 "
                              "unless set; measured in README 'Apply')")
     parser.add_argument("--no-verify", action="store_true", help="skip the health verification")
     parser.add_argument("--verify-timeout", type=positive_seconds, default=DEFAULT_VERIFY_TIMEOUT, metavar="SECONDS",
                         help=f"how long to wait for the connectors to be healthy (default {DEFAULT_VERIFY_TIMEOUT:g})")
+    parser.add_argument("--verify-stable", type=seconds, default=None, metavar="SECONDS",
+                        help=f"a touched connector must stay healthy this long before it counts, so failures on the "
+                             f"first records are caught (default ${STABLE_ENV}, else {DEFAULT_VERIFY_STABLE:g}; 0: "
+                             "healthy once seen healthy for 2 s)")
+    parser.add_argument("--canary", type=_whole(1), metavar="N",
+                        help="apply and verify N changed connectors first (declared 'canary: true' ones first, then "
+                             "plan order); the rest only when all N are healthy")
+    parser.add_argument("--wave-size", type=_whole(1), metavar="M",
+                        help="after the first wave, go on in waves of M connectors (default: the rest at once)")
     parser.add_argument("--restart-failed", action="store_true",
                         help="restart failed tasks once during verification (onlyFailed=true)")
     parser.add_argument("--rollback-on-failure", action="store_true",
@@ -80,6 +82,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     options = ApplyOptions.from_args(args)
+    _check(options)
     view = make_view(options.json, bool(args.no_color))
     try:
         code = _apply_env(args, options, view) if options.plan_file is None else _apply_file(args, options, view)
@@ -89,6 +92,17 @@ def run(args: argparse.Namespace) -> int:
     if view.report.apply and view.report.apply.get("abandoned"):
         _exit_now(code)
     return code
+
+
+def _check(options: ApplyOptions) -> None:
+    """Option combinations that cannot work, refused before anything is read."""
+    if options.verify and options.verify_stable >= options.verify_timeout:
+        raise UsageError(f"--verify-stable {options.verify_stable:g} must be shorter than --verify-timeout "
+                         f"{options.verify_timeout:g}",
+                         "Give a longer --verify-timeout, or a shorter --verify-stable (0 turns the window off).")
+    if (options.canary or options.wave_size) and not options.verify:
+        raise UsageError("--canary and --wave-size need the health verification between waves",
+                         "Leave out --no-verify.")
 
 
 def _exit_now(code: int) -> None:
@@ -127,7 +141,7 @@ def _apply_file(args: argparse.Namespace, options: ApplyOptions, view: ApplyView
                     + freshness.render_problems(plan, rendered))
         freshness.raise_if_stale(problems, str(path), plan.env)
         refuse_offsets_problems(client, plan)
-        run = _Run(options, view, client, store, state, plan, live, desired.sensitive,
+        run = ApplyRun(options, view, client, store, state, plan, live, desired.sensitive,
                    parallelism=options.parallelism or ctx.settings.parallelism)
         return run.execute(freshness.write_configs(plan, rendered))
 
@@ -156,7 +170,7 @@ def _apply_env(args: argparse.Namespace, options: ApplyOptions, view: ApplyView)
         if problems:
             raise PlanError("the cluster changed since the plan above was made; nothing was changed:\n  - "
                             + "\n  - ".join(problems), f"Run 'kcplan apply -e {ctx.env_name}' again.")
-        run = _Run(options, view, client, store, state, plan, live, desired.sensitive,
+        run = ApplyRun(options, view, client, store, state, plan, live, desired.sensitive,
                    parallelism=options.parallelism or ctx.settings.parallelism)
         return run.execute(freshness.write_configs(plan, rendered))
 
@@ -165,105 +179,3 @@ def _confirm(view: ApplyView) -> bool:
     view.ask(CONFIRM)
     return sys.stdin.readline().strip() == "yes"
 
-
-# -- execute, verify, roll back -------------------------------------------------------------------------
-
-
-@dataclass
-class _Run:
-    """One apply of a fresh plan: its steps, their verification and, when asked, the rollback.
-    ``live`` is the snapshot read at the start: the only place the previous configs are known."""
-
-    options: ApplyOptions
-    view: ApplyView
-    client: ConnectClient
-    store: StateStore
-    prior: State
-    plan: Plan
-    live: Mapping[str, LiveConnector]
-    sensitive: SensitiveKeys
-    parallelism: int
-
-    def execute(self, configs: Mapping[str, Mapping[str, str]]) -> int:
-        plan = self.plan
-        initial_state = self.client.server_info().supports("initial_state")
-        steps = build_steps(plan, configs, initial_state=initial_state)
-        base = self.prior.with_salt(plan.digest_salt).with_cluster_id(
-            plan.kafka_cluster_id or self.prior.kafka_cluster_id)
-        self.view.report.env = plan.env
-        self.view.progress(f"Applying {len(plan.actions)} change(s) to environment '{plan.env}' ({len(steps)} "
-                           f"step(s), up to {self.parallelism} at a time):")
-        with Interrupts() as interrupts:
-            executor = Executor(StepRunner(self.client), self.store, base, parallelism=self.parallelism,
-                                progress=self.view.step_done, interrupts=interrupts)
-            outcome = executor.run(steps)
-            self.view.outcome(outcome)
-            if outcome.interrupted or outcome.save_error:
-                return exit_codes.ERROR
-            code = exit_codes.ERROR if outcome.failures else exit_codes.OK
-            if not self.options.verify:
-                self.view.result("Health not verified (--no-verify).")
-                return code
-            # a worker's trace may quote config values: mask the secrets of the new and the previous configs
-            secrets = {value for config in [*configs.values(), *(c.config for c in self.live.values())]
-                       for value in self.sensitive.secret_values(config)}
-            try:
-                with interrupts.raising():
-                    failed = self._verify(outcome, "", secrets)
-                if failed is None:
-                    return code
-                if (self.options.rollback_on_failure and failed
-                        and not self._rollback(executor, failed, initial_state, secrets)):
-                    return exit_codes.ERROR
-            except KeyboardInterrupt:
-                self.view.result("\nHealth verification interrupted; the apply itself finished and the state "
-                                 "records it.")
-                return exit_codes.ERROR
-        return exit_codes.ERROR if outcome.failures else exit_codes.UNHEALTHY
-
-    def _verify(self, outcome: Outcome, title: str, secrets: Collection[str]) -> list[str] | None:
-        """Health check of what the outcome wrote: None when all is healthy, else the FAILED names.
-        ``secrets`` are masked in the traces and details shown."""
-        expectations = [Expectation(name=n, state=cast(DesiredState, s), action=a, written_at=t)
-                        for n, s, a, t in verify_targets(outcome)]
-        if not expectations:
-            return None
-        timeout = self.options.verify_timeout
-        self.view.progress(f"\n{title}Verifying the health of {len(expectations)} connector(s) "
-                           f"(up to {timeout:g} s):")
-        try:
-            results = verify(self.client, expectations, timeout=timeout, restart_failed=self.options.restart_failed,
-                             progress=lambda line: self.view.progress(scrub(line, secrets)))
-        except KcplanError as exc:
-            self.view.health_error(exc.message)
-            return []
-        results = [masked(r, secrets) for r in results]
-        self.view.health(results, self.options.verbose)
-        bad = [r for r in results if r.verdict != "healthy"]
-        if not bad:
-            return None
-        shown = ", ".join(f"{r.name} ({'FAILED' if r.verdict == 'failed' else 'unverified at the deadline'})"
-                          for r in bad)
-        self.view.result(f"Applied, but not healthy: {shown}.")
-        return [r.name for r in bad if r.verdict == "failed"]
-
-    def _rollback(self, executor: Executor, failed: list[str], initial_state: bool,
-                  secrets: Collection[str]) -> bool:
-        """Roll back the FAILED connectors with the same executor (its state and lock); False when a
-        rollback step failed or was interrupted."""
-        steps, notes = rollback_steps(failed, self.plan, self.live, self.prior, self.sensitive,
-                                      self.plan.digest_salt, initial_state=initial_state)
-        for note in notes:
-            self.view.result(f"Not rolled back: {note}")
-        if not steps:
-            return True
-        names = sorted({s.name for s in steps})
-        self.view.progress(f"\nRolling back {len(names)} connector(s) that ended FAILED (--rollback-on-failure): "
-                           f"{', '.join(names)}")
-        outcome = executor.run(steps)
-        self.view.outcome(outcome, rollback=True)
-        if outcome.interrupted or outcome.save_error:
-            return False
-        with executor.interrupts.raising():
-            self._verify(outcome, "Rollback: ", secrets)
-        return not outcome.failures

@@ -2,8 +2,8 @@
 
 kcplan.config.render builds these from Jsonnet output; the planner and apply only ever see
 this frozen shape, so its invariants are checked here once: every config value is a string,
-``config['name']`` equals ``name``, and kcplan's own settings (state, lifecycle, offsets) stay
-outside ``config`` and never reach the cluster.
+``config['name']`` equals ``name``, and kcplan's own settings (state, lifecycle, offsets,
+canary) stay outside ``config`` and never reach the cluster.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RunState = Literal["RUNNING", "PAUSED", "STOPPED"]
 RUN_STATES: tuple[str, ...] = ("RUNNING", "PAUSED", "STOPPED")
-WRAPPER_KEYS: tuple[str, ...] = ("name", "config", "state", "lifecycle", "offsets")
+WRAPPER_KEYS: tuple[str, ...] = ("name", "config", "state", "lifecycle", "offsets", "canary")
 
 
 class Lifecycle(BaseModel):
@@ -46,6 +46,7 @@ class ConnectorSpec(BaseModel):
     state: RunState = "RUNNING"
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     offsets: OffsetsOp | None = None
+    canary: bool = Field(default=False, description="applied in the first wave of 'apply --canary N'")
     source: str = Field(default="", description="file the connector was rendered from, for messages")
 
     @model_validator(mode="after")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kcplan.config.models import OffsetsOp
+from kcplan.values import json_type
 
 MAX_TOKEN = 200
 _SHAPES = "{reset: 'TOKEN'} or {id: 'TOKEN', set: [{partition: {...}, offset: {...}}]}"
@@ -20,15 +21,10 @@ _SHAPES = "{reset: 'TOKEN'} or {id: 'TOKEN', set: [{partition: {...}, offset: {.
 Problems = list[tuple[str, str]]  # (key, message)
 
 
-def _type(value: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")
-
-
 def _token(value: Any, key: str, problems: Problems) -> str | None:
     if not isinstance(value, str) or not value.strip():
         problems.append((key, f"must be a non-empty string (the token that makes the operation run once), "
-                              f"got {_type(value) if not isinstance(value, str) else 'an empty string'}"))
+                              f"got {json_type(value) if not isinstance(value, str) else 'an empty string'}"))
         return None
     if len(value) > MAX_TOKEN or not value.isprintable():
         problems.append((key, f"must be printable and at most {MAX_TOKEN} characters"))
@@ -38,7 +34,7 @@ def _token(value: Any, key: str, problems: Problems) -> str | None:
 
 def _entries(value: Any, problems: Problems) -> tuple[dict[str, Any], ...]:
     if not isinstance(value, list) or not value:
-        problems.append(("offsets.set", f"must be a non-empty array of {{partition, offset}}, got {_type(value)}"))
+        problems.append(("offsets.set", f"must be a non-empty array of {{partition, offset}}, got {json_type(value)}"))
         return ()
     out: list[dict[str, Any]] = []
     for i, entry in enumerate(value):
@@ -47,10 +43,10 @@ def _entries(value: Any, problems: Problems) -> tuple[dict[str, Any], ...]:
             problems.append((key, "must be an object with exactly the keys partition and offset"))
             continue
         if not isinstance(entry["partition"], dict) or not entry["partition"]:
-            problems.append((key + ".partition", f"must be a non-empty object, got {_type(entry['partition'])}"))
+            problems.append((key + ".partition", f"must be a non-empty object, got {json_type(entry['partition'])}"))
             continue
         if entry["offset"] is not None and not isinstance(entry["offset"], dict):
-            problems.append((key + ".offset", f"must be an object or null, got {_type(entry['offset'])}"))
+            problems.append((key + ".offset", f"must be an object or null, got {json_type(entry['offset'])}"))
             continue
         out.append({"partition": entry["partition"], "offset": entry["offset"]})
     return tuple(out)
@@ -61,7 +57,7 @@ def parse_offsets(value: Any) -> tuple[OffsetsOp | None, Problems]:
     if value is None:
         return None, []
     if not isinstance(value, dict):
-        return None, [("offsets", f"must be an object, {_SHAPES}; got {_type(value)}")]
+        return None, [("offsets", f"must be an object, {_SHAPES}; got {json_type(value)}")]
     problems: Problems = []
     if set(value) == {"reset"}:
         token = _token(value["reset"], "offsets.reset", problems)

@@ -21,17 +21,16 @@ from pydantic import ValidationError
 
 from kcplan.config import jsonnet
 from kcplan.config.environment import SETTINGS_FILE, available_envs, env_dir
-from kcplan.config.models import RUN_STATES, WRAPPER_KEYS, ConnectorSpec, Lifecycle
-from kcplan.config.offsets_spec import parse_offsets
+from kcplan.config.models import WRAPPER_KEYS, ConnectorSpec
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
+from kcplan.config.wrapper import wrapper_extras
 from kcplan.errors import ConfigError, SpecError
-from kcplan.values import scalar_string
+from kcplan.values import json_type, scalar_string
 
 CONNECTORS_DIR = "connectors"
 MAX_INT = 2**31 - 1
 SPEC_HINT = "Fix the problems listed above (file, connector, key), then run 'kcplan validate' again."
-_KCPLAN_KEYS = ("state", "lifecycle", "offsets")
 
 
 @dataclass(frozen=True)
@@ -165,19 +164,6 @@ def settings_sensitive_keys(project_dir: Path, env_name: str,
     return keys
 
 
-def _json_type(value: object) -> str:
-    """The JSON type of a value with its article, for messages: 'a string', 'an object', 'null'."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
-
-
 def name_problem(name: str) -> str | None:
     """Why Connect cannot take this connector name, or None when it can."""
     if name == "":
@@ -213,11 +199,11 @@ class _Builder:
                 if isinstance(item, dict):
                     self.add_item(file, index, item)
                 else:
-                    self.problems.append(Problem(file, f"must be a connector object, got {_json_type(item)}",
+                    self.problems.append(Problem(file, f"must be a connector object, got {json_type(item)}",
                                                  f"item [{index}]"))
         else:
             self.problems.append(Problem(
-                file, f"must evaluate to a connector object or an array of them, got {_json_type(data)}"))
+                file, f"must evaluate to a connector object or an array of them, got {json_type(data)}"))
 
     def add_item(self, file: str, index: int | None, obj: dict[str, Any]) -> None:
         item = _Item(file, f"item [{index}]" if index is not None else None)
@@ -225,14 +211,13 @@ class _Builder:
         if "config" in obj and not wrapped and set(obj) <= set(WRAPPER_KEYS):
             self._name(item, obj, obj, wrapped=False)
             item.problem(f"must be an object (the Connect config of the wrapped form), "
-                         f"got {_json_type(obj['config'])}", "config")
+                         f"got {json_type(obj['config'])}", "config")
             self.problems.extend(item.problems)
             return
         raw = obj["config"] if wrapped else obj
         name = self._name(item, obj, raw, wrapped)
-        state, lifecycle = self._wrapper(item, obj) if wrapped else self._flat_extras(item, obj)
-        offsets, offsets_problems = parse_offsets(obj.get("offsets") if wrapped else None)
-        for key, message in offsets_problems:
+        extras, extras_problems = wrapper_extras(obj, wrapped)
+        for key, message in extras_problems:
             item.problem(message, key)
         config = self._config(item, raw, name)
         cls = config.get("connector.class")
@@ -249,53 +234,14 @@ class _Builder:
         if name is not None:
             self._unique(item, name)
         self.problems.extend(item.problems)
-        if item.problems or name is None or state is None or lifecycle is None:
+        if item.problems or name is None or extras is None:
             return
         try:
-            spec = ConnectorSpec.model_validate(
-                {"name": name, "config": config, "state": state, "lifecycle": lifecycle, "offsets": offsets,
-                 "source": file})
+            spec = ConnectorSpec.model_validate({"name": name, "config": config, **extras, "source": file})
         except ValidationError as exc:  # the checks above should make this unreachable
             self.problems.append(Problem(file, str(exc.errors()[0]["msg"]), item.label))
             return
         self.connectors[name] = spec
-
-    def _wrapper(self, item: _Item, obj: dict[str, Any]) -> tuple[str | None, Lifecycle | None]:
-        allowed = ", ".join(WRAPPER_KEYS)
-        for key in sorted(set(obj) - set(WRAPPER_KEYS)):
-            item.problem(f"unknown key in the wrapped form (allowed: {allowed})", key)
-        state = obj.get("state", "RUNNING")
-        if state not in RUN_STATES:
-            shown = repr(state) if isinstance(state, str) else _json_type(state)
-            item.problem(f"must be one of {', '.join(RUN_STATES)}, got {shown}", "state")
-            state = None
-        return state, self._lifecycle(item, obj.get("lifecycle", {}))
-
-    def _lifecycle(self, item: _Item, value: Any) -> Lifecycle | None:
-        if not isinstance(value, dict):
-            item.problem(f"must be an object like {{prevent_destroy: true}}, got {_json_type(value)}",
-                         "lifecycle")
-            return None
-        try:
-            return Lifecycle.model_validate(value)
-        except ValidationError as exc:
-            allowed = ", ".join(Lifecycle.model_fields)
-            for err in exc.errors():
-                key = "lifecycle." + ".".join(str(p) for p in err["loc"])
-                if err["type"] == "extra_forbidden":
-                    item.problem(f"unknown lifecycle setting (allowed: {allowed})", key)
-                elif err["type"] == "bool_type":
-                    item.problem(f"must be true or false, got {_json_type(err['input'])}", key)
-                else:
-                    item.problem(str(err["msg"]), key)
-            return None
-
-    def _flat_extras(self, item: _Item, obj: dict[str, Any]) -> tuple[str, Lifecycle]:
-        for key in _KCPLAN_KEYS:
-            if key in obj:
-                item.problem("is a kcplan setting, not a Connect config key: use the wrapped form "
-                             "{name, config: {...}, state, lifecycle}", key)
-        return "RUNNING", Lifecycle()
 
     def _name(self, item: _Item, obj: dict[str, Any], raw: dict[str, Any], wrapped: bool) -> str | None:
         if wrapped and "name" in obj and "name" in raw:
@@ -310,7 +256,7 @@ class _Builder:
             return None
         name = source["name"]
         if not isinstance(name, str):
-            item.problem(f"must be a string, got {_json_type(name)}", "name")
+            item.problem(f"must be a string, got {json_type(name)}", "name")
             return None
         problem = name_problem(name)
         if problem:
@@ -346,7 +292,7 @@ class _Builder:
             parts = [scalar_string(v) for v in value]
             bad = [i for i, part in enumerate(parts) if part is None]
             for i in bad:
-                item.problem(f"list element [{i}] is {_json_type(value[i])}: list elements must be "
+                item.problem(f"list element [{i}] is {json_type(value[i])}: list elements must be "
                              "strings, numbers or booleans", key)
             return None if bad else ",".join(p for p in parts if p is not None)
         return scalar_string(value)

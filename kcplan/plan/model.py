@@ -79,7 +79,7 @@ class Change(_Frozen):
     delete/forget/no-op). ``live_fingerprint``: fingerprint of the live connector this change
     was computed against (None when it was absent, or when the plan was not refreshed).
     ``offsets``: the offsets operation to run (its token is not the one the state records, which
-    is ``offsets_from``).
+    is ``offsets_from``). ``canary``: declared ``canary: true``, first in 'apply --canary N'.
     """
 
     name: str
@@ -96,6 +96,7 @@ class Change(_Frozen):
     patch: tuple[dict[str, Any], ...] = ()
     offsets: OffsetsOp | None = None
     offsets_from: str | None = None
+    canary: bool = False
 
     @property
     def run_state_change(self) -> Action | None:

@@ -95,6 +95,7 @@ def _converge(name: str, spec: ConnectorSpec, have: _Side, inputs: _PlanInputs, 
         adopting=adopting,
         source=spec.source,
         patch=diff.patch_ops(keys),
+        canary=spec.canary,
     )
 
 
@@ -110,6 +111,7 @@ def _create(name: str, spec: ConnectorSpec, inputs: _PlanInputs) -> Change:
         prevent_destroy=spec.lifecycle.prevent_destroy,
         source=spec.source,
         patch=diff.patch_ops(keys),
+        canary=spec.canary,
     )
 
 

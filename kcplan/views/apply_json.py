@@ -69,6 +69,7 @@ class Report:
     health: list[dict[str, Any]] | None = None
     health_error: str | None = None  # verification itself failed (e.g. the cluster became unreachable)
     rollback: Report | None = None
+    waves: list[dict[str, Any]] | None = None  # apply --canary/--wave-size: {wave, connectors, status} each
 
     def doc(self) -> dict[str, Any]:
         return {"apply": self.apply, "health": self.health, "health_error": self.health_error,
@@ -77,5 +78,6 @@ class Report:
 
 def render_json(report: Report, exit_code: int) -> str:
     """The whole document; ``health`` None means not verified (--no-verify, or nothing to verify)."""
-    doc = {"format_version": FORMAT_VERSION, "env": report.env, "exit_code": exit_code, **report.doc()}
+    doc = {"format_version": FORMAT_VERSION, "env": report.env, "exit_code": exit_code, **report.doc(),
+           "waves": report.waves}
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

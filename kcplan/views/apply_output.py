@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from kcplan.apply.health import HealthResult
 from kcplan.apply.steps import Outcome, StepResult
 from kcplan.plan.model import Plan
 from kcplan.views import apply_json
-from kcplan.views.apply_view import progress_line, render_summary
+from kcplan.views.apply_view import progress_line, render_summary, render_waves
 from kcplan.views.health_view import render_health
 from kcplan.views.plan_view import render_plan
 from kcplan.views.style import Palette
@@ -61,8 +61,15 @@ class ApplyView:
         self.out.flush()
 
     def health(self, results: Sequence[HealthResult], verbose: bool) -> None:
-        self._record.health = apply_json.health_doc(results, verbose)
+        """Results of one verification; a later wave's are added to the earlier ones'."""
+        self._record.health = (self._record.health or []) + apply_json.health_doc(results, verbose)
         self.out.write("\n" + render_health(list(results), verbose, self.out_colours))
+
+    def waves(self, waves: Sequence[dict[str, Any]], total: Outcome) -> None:
+        """The end of a rollout in waves: each wave's status, and the totals over the waves applied."""
+        self.report.waves = list(waves)
+        self.report.apply = apply_json.outcome_doc(total)
+        self.out.write("\n" + render_waves(waves, total, self.out_colours))
 
     def health_error(self, message: str) -> None:
         self._record.health_error = message

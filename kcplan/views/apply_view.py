@@ -6,6 +6,9 @@ Messages are the client's (server message included, secrets already scrubbed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from kcplan.apply.steps import Outcome, Step, StepResult
 from kcplan.plan.model import ADDS, CHANGES, DESTROYS, Action
 from kcplan.views.style import PLAIN, Palette
@@ -141,4 +144,19 @@ def render_summary(outcome: Outcome, *, what: str = "Apply", palette: Palette = 
                          "(as adopt, or as conflicts to import).")
     if failures or outcome.interrupted or outcome.not_started or outcome.skipped:
         lines.append("The state records every finished step; 'kcplan plan' shows what is left to do.")
+    return "\n".join(lines) + "\n"
+
+
+def render_waves(waves: Sequence[Mapping[str, Any]], total: Outcome, palette: Palette = PLAIN) -> str:
+    """e.g. 'Waves: 1 of 3 healthy; wave 2 (b, c) unhealthy: stopped; not started: d, e (...)'."""
+    healthy = sum(w["status"] == "healthy" for w in waves)
+    stopped = [w for w in waves if w["status"] not in ("healthy", "not started")]
+    left = [name for w in waves if w["status"] == "not started" for name in w["connectors"]]
+    line = f"Waves: {healthy} of {len(waves)} healthy"
+    for w in stopped:
+        line += f"; wave {w['wave']} ({', '.join(w['connectors'])}) {w['status']}: the rollout stopped there"
+    lines = [palette.colour(line + ".", "bold"), render_summary(total, what="Rollout", palette=palette).rstrip("\n")]
+    if left:
+        lines.append(f"Not touched (later waves): {', '.join(left)}. The state does not record them; "
+                     "'kcplan plan' shows them.")
     return "\n".join(lines) + "\n"

@@ -58,4 +58,4 @@ def test_document_with_a_rollback_part() -> None:
     assert json.loads(render_json(report, 3)) == {
         "format_version": 1, "env": "prod", "exit_code": 3, "apply": {"complete": True}, "health": [],
         "health_error": None,
-        "rollback": {"apply": {"x": 1}, "health": None, "health_error": None, "rollback": None}}
+        "rollback": {"apply": {"x": 1}, "health": None, "health_error": None, "rollback": None}, "waves": None}

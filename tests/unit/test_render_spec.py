@@ -201,9 +201,9 @@ def test_wrapped_form_rules(tmp_path: Path) -> None:
         {{ config: {{ 'connector.class': '{SINK}' }} }},
     ]""") == [
         f"{F}: connector 'a': key 'extra': unknown key in the wrapped form "
-        "(allowed: name, config, state, lifecycle, offsets)",
+        "(allowed: name, config, state, lifecycle, offsets, canary)",
         f"{F}: connector 'a': key 'statee': unknown key in the wrapped form "
-        "(allowed: name, config, state, lifecycle, offsets)",
+        "(allowed: name, config, state, lifecycle, offsets, canary)",
         f"{F}: connector 'b': key 'state': must be one of RUNNING, PAUSED, STOPPED, got 'paused'",
         f"{F}: connector 'c': key 'state': must be one of RUNNING, PAUSED, STOPPED, got a number",
         f"{F}: connector 'd': key 'lifecycle.prevent_destroy': must be true or false, got a string",
