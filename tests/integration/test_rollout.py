@@ -76,3 +76,16 @@ def test_canary_waves_stop_a_bad_default_after_the_first_wave(project: Project, 
     assert project.pending()[0] == 0
     assert sorted(project.state()) == names
 
+
+
+def test_a_failed_canary_wave_is_rolled_back_and_the_rest_is_not_touched(project: Project, unique_name: Any) -> None:
+    names = sorted(unique_name(f"r{i}") for i in range(3))
+    bad_default_project(project, Path(MISSING_DIR), names, canary="")
+    project.plan()
+    result = project.kcplan("apply", str(project.plan_file), "--canary", "1", "--rollback-on-failure")
+    ok(result, 3)
+    assert f"Rolling back 1 connector(s) that ended FAILED (--rollback-on-failure): {names[0]}" in result.stderr
+    assert f"Not touched (later waves): {names[1]}, {names[2]}." in result.stdout
+    assert [project.live_config(n) for n in names] == [None, None, None]
+    assert project.state() == {}
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in project.plan()
