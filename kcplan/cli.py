@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "apply": "Apply a saved plan (or plan and confirm), then verify health",
     "status": "On-call report: every connector, its tasks and failures",
     "drift": "Compare the live cluster with what kcplan last applied (for cron)",
+    "heal": "Restart FAILED connectors and tasks with backoff (for cron)",
     "import": "Record existing live connectors as managed by kcplan",
     "state": "Inspect or edit the state file (list, show, rm, force-unlock)",
     "schemas": "Pull per-class config schemas from a live cluster",
