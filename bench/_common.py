@@ -32,3 +32,10 @@ def machine_lines(*extra: str) -> list[str]:
         f"- Python {platform.python_version()}",
         *(f"- {line}" for line in extra),
     ]
+
+
+def append_section(path: Path, title: str, lines: list[str]) -> None:
+    """Add a section to a results file (``title``: its first line when the file is new) and print it."""
+    previous = path.read_text() if path.exists() else f"{title}\n\n"
+    path.write_text(previous + "\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -21,11 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine_lines  # noqa: E402
+from bench._common import append_section, machine_lines  # noqa: E402
 from bench.apply.run import delete_and_settle, kcplan_env, make_project, names_of  # noqa: E402
 from kcplan import sandbox  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results.md")
+TITLE = "# The stability window, measured (bench/stability)"
 
 
 def apply_seconds(work: Path, url: str, names: list[str], stable: float, label: str) -> float:
@@ -78,9 +79,7 @@ def main() -> int:
         f"The window added {window - base:.1f} s to the median apply (its length: {args.stable:g} s); ratio "
         f"{window / base:.2f}.", "",
     ]
-    previous = RESULTS.read_text() if RESULTS.exists() else "# The stability window, measured (bench/stability)\n\n"
-    RESULTS.write_text(previous + "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_section(RESULTS, TITLE, lines)
     return 0
 
 

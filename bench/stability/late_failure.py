@@ -26,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine_lines  # noqa: E402
+from bench._common import append_section, machine_lines  # noqa: E402
 from kcplan import sandbox  # noqa: E402
 
 SRC = "org.apache.kafka.connect.file.FileStreamSourceConnector"
@@ -34,6 +34,7 @@ SINK = "org.apache.kafka.connect.file.FileStreamSinkConnector"
 STRING = "org.apache.kafka.connect.storage.StringConverter"
 JSON = "org.apache.kafka.connect.json.JsonConverter"
 RESULTS = Path(__file__).with_name("results.md")
+TITLE = "# The stability window, measured (bench/stability)"
 
 
 def put(url: str, name: str, config: dict[str, str]) -> None:
@@ -104,9 +105,7 @@ def main() -> int:
         "|---:|---|---|---|---:|",
         f"| {len(runs)} | {spread(running)} | {spread(failed)} | {spread(gaps)} | {len(runs) - len(failed)} |", "",
     ]
-    previous = RESULTS.read_text() if RESULTS.exists() else "# The stability window, measured (bench/stability)\n\n"
-    RESULTS.write_text(previous + "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    append_section(RESULTS, TITLE, lines)
     return 0
 
 

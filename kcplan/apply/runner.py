@@ -8,14 +8,13 @@ refuses the offsets, the connector is brought back to the run state it had.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kcplan.apply.steps import Op, Step, StepResult
 from kcplan.config.models import OffsetsOp
-from kcplan.connect.models import ConnectorOffset
+from kcplan.connect.models import ConnectorOffset, ConnectorStatus, offset_json
 from kcplan.errors import ApiError, Conflict, ConnectError, KcplanError, NotFound, UnknownOutcome
 from kcplan.plan.model import RunState
 
@@ -43,8 +42,8 @@ def offsets_match(reported: list[ConnectorOffset], op: OffsetsOp) -> bool:
     """Do the connector's offsets show the operation done? (the read-back after a lost answer)"""
     if op.kind == "reset":
         return not [o for o in reported if o.offset is not None]
-    now = {json.dumps(o.partition, sort_keys=True): o.offset for o in reported}
-    return all(now.get(json.dumps(e["partition"], sort_keys=True)) == e["offset"] for e in op.entries)
+    now = {offset_json(o.partition): o.offset for o in reported}
+    return all(now.get(offset_json(e["partition"])) == e["offset"] for e in op.entries)
 
 
 def _as_run_state(state: str | None) -> RunState:
@@ -130,9 +129,10 @@ class StepRunner:
     def _offsets(self, step: Step) -> tuple[RunState | None, str]:
         assert step.offsets is not None and step.target is not None
         name, op = step.name, step.offsets
-        before = _as_run_state(self.client.status(name).state)
+        status = self.client.status(name)
+        before = _as_run_state(status.state)
         try:
-            self._stop_and_wait(name)
+            self._stop_and_wait(name, status)
             note = self._alter_offsets(name, op)
         except KcplanError as exc:
             raise OffsetsNotChanged(f"the offsets of '{name}' were not changed: {exc.message}; "
@@ -140,9 +140,8 @@ class StepRunner:
         again = self._set_run_state(name, step.target) if step.target != "STOPPED" else ""
         return step.target, "; ".join(n for n in (note, again) if n)
 
-    def _stop_and_wait(self, name: str) -> None:
-        """STOPPED with no tasks: what the worker requires before it alters offsets."""
-        status = self.client.status(name)
+    def _stop_and_wait(self, name: str, status: ConnectorStatus) -> None:
+        """STOPPED with no tasks: what the worker requires before it alters offsets (``status``: as read now)."""
         if status.state != "STOPPED":
             self._set_run_state(name, "STOPPED")
         deadline = time.monotonic() + STOP_WAIT_SECONDS

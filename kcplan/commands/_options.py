@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -57,6 +58,21 @@ def add_lock_timeout(parser: argparse.ArgumentParser) -> None:
     """--lock-timeout, for every command that takes the state lock."""
     parser.add_argument("--lock-timeout", type=seconds, default=0.0, metavar="SECONDS",
                         help="wait up to SECONDS for a state lock held by another kcplan (default: fail at once)")
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            if high is not None:
+                raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
+            raise argparse.ArgumentTypeError("must not be negative" if low == 0 else f"must be {low} or more")
+        return value
+    return parse
 
 
 def seconds(text: str) -> float:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -22,7 +21,7 @@ from kcplan.apply.interrupts import Abandon
 from kcplan.apply.options import DEFAULT_VERIFY_STABLE, DEFAULT_VERIFY_TIMEOUT, STABLE_ENV, ApplyOptions
 from kcplan.commands._apply_run import ApplyRun
 from kcplan.commands._messages import print_warnings
-from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds, seconds
+from kcplan.commands._options import add_lock_timeout, add_render_options, positive_seconds, seconds, whole_number
 from kcplan.commands._planning import load_environment, make_plan, refuse_offsets_problems
 from kcplan.errors import PlanError, UsageError
 from kcplan.plan import planfile
@@ -32,25 +31,12 @@ from kcplan.views.apply_output import ApplyView, make_view
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted."
 
 
-def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: a whole number from ``low`` to ``high`` (no upper bound when None)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}" if high else f"must be {low} or more")
-        return value
-    return parse
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("plan_file", nargs="?", type=Path, metavar="PLAN_FILE",
                         help="a plan saved by 'kcplan plan --out'; without it: plan -e ENV, show, confirm")
     parser.add_argument("--auto-approve", action="store_true",
                         help="without PLAN_FILE: apply without asking (needed when stdin is not a terminal)")
-    parser.add_argument("--parallelism", type=_whole(1, 64), metavar="N",
+    parser.add_argument("--parallelism", type=whole_number(1, 64), metavar="N",
                         help="at most N writes at a time (default: the environment's 'parallelism' setting, 32 "
                              "unless set; measured in README 'Apply')")
     parser.add_argument("--no-verify", action="store_true", help="skip the health verification")
@@ -60,10 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"a touched connector must stay healthy this long before it counts, so failures on the "
                              f"first records are caught (default ${STABLE_ENV}, else {DEFAULT_VERIFY_STABLE:g}; 0: "
                              "healthy once seen healthy for 2 s)")
-    parser.add_argument("--canary", type=_whole(1), metavar="N",
+    parser.add_argument("--canary", type=whole_number(1), metavar="N",
                         help="apply and verify N changed connectors first (declared 'canary: true' ones first, then "
                              "plan order); the rest only when all N are healthy")
-    parser.add_argument("--wave-size", type=_whole(1), metavar="M",
+    parser.add_argument("--wave-size", type=whole_number(1), metavar="M",
                         help="after the first wave, go on in waves of M connectors (default: the rest at once)")
     parser.add_argument("--restart-failed", action="store_true",
                         help="restart failed tasks once during verification (onlyFailed=true)")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from kcplan import exit_codes
 from kcplan.commands._messages import print_error, print_warnings
-from kcplan.commands._options import add_lock_timeout
+from kcplan.commands._options import add_lock_timeout, whole_number
 from kcplan.context import Context
 from kcplan.errors import ApiError, ConnectionFailed, KcplanError, StateError, UnknownOutcome, UsageError
 from kcplan.heal import attempts
@@ -32,20 +32,10 @@ if TYPE_CHECKING:
     from kcplan.connect.client import ConnectClient
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connector", action="append", default=[], metavar="NAME_OR_GLOB",
                         help="only these connectors (repeatable, shell globs)")
-    parser.add_argument("--max-restarts", type=_count, metavar="N",
+    parser.add_argument("--max-restarts", type=whole_number(0), metavar="N",
                         help="give up on a connector after N restarts (default: never give up)")
     parser.add_argument("--dry-run", action="store_true",
                         help="report what would be restarted; restart nothing, write nothing")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,11 @@ def plugin_versions(plugins: Iterable[Mapping[str, Any]]) -> dict[str, list[str]
             if version not in versions:
                 versions.append(version)
     return found
+
+
+def offset_json(value: object) -> str:
+    """A partition or offset as compact JSON with sorted keys: how kcplan compares and shows them."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,12 @@ add an offset the connector never reads), including a ``set`` on a connector thi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from kcplan.connect.models import ConnectorOffset
+from kcplan.connect.models import ConnectorOffset, offset_json
 from kcplan.plan.model import Action, Plan
 
 SHOWN = 5  # partitions named in a message at most
-
-
-def _key(partition: Mapping[str, Any]) -> str:
-    return json.dumps(partition, sort_keys=True, ensure_ascii=False)
 
 
 def set_targets(plan: Plan) -> list[str]:
@@ -47,13 +41,13 @@ def offsets_problems(plan: Plan, worker_version: str, supported: bool,
             problems.append(f"connector '{c.name}': offsets.set '{op.token}' needs the partitions the connector "
                             "reports, and this plan creates it: apply it first, then declare the set")
             continue
-        known = {_key(o.partition) for o in reported.get(c.name, ())}
-        unknown = [e["partition"] for e in op.entries if _key(e["partition"]) not in known]
+        known = {offset_json(o.partition) for o in reported.get(c.name, ())}
+        unknown = [e["partition"] for e in op.entries if offset_json(e["partition"]) not in known]
         if unknown:
             have = sorted(known)[:SHOWN]
             problems.append(
                 f"connector '{c.name}': offsets.set '{op.token}' names partition(s) the connector does not report: "
-                + ", ".join(_key(p) for p in unknown[:SHOWN])
+                + ", ".join(offset_json(p) for p in unknown[:SHOWN])
                 + f"; it reports {', '.join(have) if have else 'none yet'}"
                 + (f" and {len(known) - SHOWN} more" if len(known) > SHOWN else ""))
     return problems

@@ -11,6 +11,7 @@ from typing import Any
 from kcplan import __version__
 from kcplan.config.models import OffsetsOp
 from kcplan.config.sensitive import MASK
+from kcplan.connect.models import offset_json
 from kcplan.plan.model import Action, Change, Drift, KeyChange, Plan
 from kcplan.views.style import PLAIN, Palette
 
@@ -88,15 +89,11 @@ def offsets_lines(c: Change, palette: Palette = PLAIN) -> list[str]:
     what = "reset (delete every offset: start over)" if op.kind == "reset" else "set"
     lines = [f"      {sym} offsets: {what}, token '{op.token}'{before}"]
     for e in op.entries:
-        offset = "reset" if e["offset"] is None else _compact(e["offset"])
-        lines.append(f"          {_compact(e['partition'])} -> {offset}")
+        offset = "reset" if e["offset"] is None else offset_json(e["offset"])
+        lines.append(f"          {offset_json(e['partition'])} -> {offset}")
     back = c.state_to or "RUNNING"
     lines.append(f"          apply: stop, {'delete' if op.kind == 'reset' else 'alter'} the offsets, then {back}")
     return lines
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def _drift_lines(d: Drift, palette: Palette) -> list[str]:
