@@ -58,7 +58,7 @@ def rollback_steps(
         common: dict[str, Any] = {
             "action": change.action, "config": config, "digested": digest_config(config, sensitive, salt),
             "prevent_destroy": rec.prevent_destroy if rec else change.prevent_destroy,
-            "forget": rec is None, "rollback": True,
+            "forget": rec is None, "rollback": True, "offsets_token": rec.offsets_token if rec else None,
         }
         if change.action is Action.UPDATE:
             steps.append(Step(name, "update", keeps=change.state_to, **common))

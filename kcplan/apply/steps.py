@@ -32,7 +32,8 @@ class Step:
     run state an update leaves as it is (a create with a target other than RUNNING uses POST's
     initial_state). ``forget``: when done, the state drops the connector
     (rollback of a connector kcplan did not manage before). ``offsets``: the operation an offsets
-    step runs (the state records its token when it lands).
+    step runs (the state records its token when it lands); ``offsets_token``: the token the state
+    recorded before the apply, kept when a step makes the record anew (the create of a replace).
     """
 
     name: str
@@ -46,6 +47,7 @@ class Step:
     forget: bool = False
     rollback: bool = False
     offsets: OffsetsOp | None = None
+    offsets_token: str | None = None
 
     @property
     def phase(self) -> int:
@@ -104,7 +106,8 @@ def build_steps(plan: Plan, configs: Mapping[str, Mapping[str, str]], *, initial
     steps: list[Step] = []
     for c in plan.actions:
         common: dict[str, Any] = {"name": c.name, "action": c.action, "prevent_destroy": c.prevent_destroy,
-                                  "digested": c.desired_config, "config": configs.get(c.name)}
+                                  "digested": c.desired_config, "config": configs.get(c.name),
+                                  "offsets_token": c.offsets_from}
         if c.action in (Action.DELETE, Action.REPLACE):
             steps.append(Step(c.name, "delete", c.action))
         if c.action is Action.FORGET:
@@ -156,7 +159,7 @@ def record(state: State, result: StepResult, applied_at: str) -> State:
     if step.digested is None or result.reached is None:
         raise ValueError(f"step {step.op} of {step.name!r} landed without a config or run state to record")
     before = state.get(step.name)
-    token = before.offsets_token if before else None
+    token = before.offsets_token if before else step.offsets_token
     if step.op == "offsets" and step.offsets is not None:
         token = step.offsets.token
     return state.with_connector(ManagedConnector(

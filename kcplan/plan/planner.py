@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kcplan.config.models import ConnectorSpec
+from kcplan.config.models import ConnectorSpec, OffsetsOp
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.errors import PlanError
@@ -126,13 +126,21 @@ def _adopt(change: Change) -> Change:
     return change.model_copy(update={"action": Action.ADOPT, "state_from": None})
 
 
-def _with_offsets(change: Change, spec: ConnectorSpec, rec: ManagedConnector | None) -> Change:
-    """Attach the declared offsets operation when its token is not the one the state records."""
+def _pending_offsets(spec: ConnectorSpec, rec: ManagedConnector | None) -> OffsetsOp | None:
+    """The declared offsets operation when its token is not the one the state records."""
     applied = rec.offsets_token if rec else None
-    if spec.offsets is None or spec.offsets.token == applied:
+    return spec.offsets if spec.offsets is not None and spec.offsets.token != applied else None
+
+
+def _with_offsets(change: Change, spec: ConnectorSpec, rec: ManagedConnector | None) -> Change:
+    """Attach the pending offsets operation, and the token the state records (``offsets_from``: apply
+    keeps it when a replace deletes and creates the connector)."""
+    pending = _pending_offsets(spec, rec)
+    applied = rec.offsets_token if rec else None
+    if pending is None and (applied is None or change.action is Action.NOOP):
         return change
-    update: dict[str, object] = {"offsets": spec.offsets, "offsets_from": applied}
-    if change.action is Action.NOOP:
+    update: dict[str, object] = {"offsets": pending, "offsets_from": applied}
+    if pending is not None and change.action is Action.NOOP:
         update["action"] = Action.OFFSETS
     return change.model_copy(update=update)
 
@@ -174,7 +182,7 @@ def _plan_one(name: str, spec: ConnectorSpec | None, rec: ManagedConnector | Non
     if change.action is Action.NOOP:
         if rec is None or not _record_matches(rec, spec, inputs.salt):
             change = _adopt(change)
-        elif _with_offsets(change, spec, rec) is change:
+        elif _pending_offsets(spec, rec) is None:
             change = Change(name=name, action=Action.NOOP)
     elif rec is None and not adopt:
         parts.conflicts.append(change)

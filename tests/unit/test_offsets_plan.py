@@ -272,8 +272,6 @@ def test_a_failed_offsets_step_leaves_the_state_unchanged() -> None:
 
 
 
-@pytest.mark.xfail(strict=True, reason="kcplan bug: record() drops the record, token included, on the delete step of "
-                                       "a replace, so the next plan runs the already applied operation again")
 def test_a_replace_keeps_the_token_so_the_operation_does_not_run_again() -> None:
     declared = with_offsets(spec("a", {"topics": "t"}, cls=SINK), RESET_A)
     state = prior(with_token(rec("a", {"topic": "t"}), "a"))
