@@ -43,9 +43,10 @@ def wait_committed(url: str, name: str, offset: dict[str, Any]) -> None:
                f"{name}'s committed offset {offset}", seconds=60, interval=0.5)
 
 
-def pipeline(project: Project, unique: str) -> tuple[str, str, Path, Path]:
-    """(source, sink, the source's input file, the sink's output file), applied and through once."""
-    source, sink = f"{unique}-src", f"{unique}-sink"
+def pipeline(project: Project, unique_name: Any) -> tuple[str, str, Path, Path]:
+    """(source, sink, the source's input file, the sink's output file), applied and through once; both
+    named by ``unique_name``, so they are deleted after the test."""
+    source, sink = unique_name("src"), unique_name("sink")
     data = project.root / f"{source}.txt"
     data.write_text(TEXT)
     project.declare(source, {"name": source, "config": project.source(source)})
@@ -63,7 +64,7 @@ def declare_offsets(project: Project, name: str, body: dict[str, Any], operation
 
 def test_a_source_reset_replays_its_file_and_a_set_resumes_after_line_k(project: Project,
                                                                        unique_name: Any) -> None:
-    source, _, data, out = pipeline(project, unique_name("o"))
+    source, _, data, out = pipeline(project, unique_name)
     wait_committed(project.worker, source, {"position": len(TEXT)})
 
     declare_offsets(project, source, project.source(source), {"reset": "replay-1"})
@@ -98,7 +99,7 @@ def test_a_source_reset_replays_its_file_and_a_set_resumes_after_line_k(project:
 
 
 def test_a_sink_reset_consumes_its_topic_again(project: Project, unique_name: Any) -> None:
-    source, sink, _, out = pipeline(project, unique_name("o"))
+    source, sink, _, out = pipeline(project, unique_name)
     wait_until(lambda: bool(offsets(project.worker, sink)), f"{sink}'s committed offsets", seconds=60)
     declare_offsets(project, sink, project.sink(sink, f"{source}-topic"), {"reset": "2026-12-06-replay"})
     project.plan()
@@ -109,7 +110,7 @@ def test_a_sink_reset_consumes_its_topic_again(project: Project, unique_name: An
 
 
 def test_refusals_come_before_anything_is_written(project: Project, proxy: FaultProxy, unique_name: Any) -> None:
-    source, _, data, _ = pipeline(project, unique_name("o"))
+    source, _, data, _ = pipeline(project, unique_name)
     wait_committed(project.worker, source, {"position": len(TEXT)})
     serial = json.loads(project.state_path.read_text())["serial"]
 
@@ -146,7 +147,7 @@ def test_refusals_come_before_anything_is_written(project: Project, proxy: Fault
 
 
 def test_a_lost_answer_is_read_back_and_not_sent_again(project: Project, proxy: FaultProxy, unique_name: Any) -> None:
-    source, _, _, out = pipeline(project, unique_name("o"))
+    source, _, _, out = pipeline(project, unique_name)
     wait_committed(project.worker, source, {"position": len(TEXT)})
     declare_offsets(project, source, project.source(source), {"reset": "lost"})
     project.plan()
@@ -160,7 +161,7 @@ def test_a_lost_answer_is_read_back_and_not_sent_again(project: Project, proxy: 
 
 def test_sigkill_during_the_operation_then_the_next_apply_finishes_it(project: Project, proxy: FaultProxy,
                                                                      unique_name: Any) -> None:
-    source, _, _, out = pipeline(project, unique_name("o"))
+    source, _, _, out = pipeline(project, unique_name)
     wait_committed(project.worker, source, {"position": len(TEXT)})
     declare_offsets(project, source, project.source(source), {"reset": "killed"})
     project.plan()
@@ -192,7 +193,7 @@ def test_a_reset_on_the_2_worker_distributed_cluster(tmp_path: Path, distributed
                                                     unique_name: Any) -> None:
     """Here a stop is a rebalance, and the leader may not have seen it when the DELETE comes."""
     project = Project(tmp_path / "proj", ",".join(distributed_urls), distributed_urls[0])
-    source, _, _, out = pipeline(project, unique_name("o"))
+    source, _, _, out = pipeline(project, unique_name)
     wait_committed(project.worker, source, {"position": len(TEXT)})
     declare_offsets(project, source, project.source(source), {"reset": "replay-distributed"})
     project.plan()
