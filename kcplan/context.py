@@ -14,6 +14,7 @@ from kcplan.errors import ConfigError, UsageError
 if TYPE_CHECKING:
     from kcplan.config.sensitive import SensitiveKeys
     from kcplan.connect.client import ConnectClient
+    from kcplan.state.store import StateStore
 
 
 @dataclass
@@ -34,6 +35,13 @@ class Context:
     @property
     def state_path(self) -> Path:
         return state_path(self.project_dir, self.env_name, self.settings)
+
+    def state_store(self) -> StateStore:
+        """The environment's state store: every command reads and writes the state through it, so the
+        backend (today the local file) is chosen in one place."""
+        from kcplan.state.store import StateStore
+
+        return StateStore(self.state_path)
 
     @cached_property
     def sensitive(self) -> SensitiveKeys:

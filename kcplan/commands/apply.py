@@ -25,7 +25,6 @@ from kcplan.commands._options import add_lock_timeout, add_render_options, posit
 from kcplan.commands._planning import load_environment, make_plan, refuse_offsets_problems
 from kcplan.errors import PlanError, UsageError
 from kcplan.plan import planfile
-from kcplan.state.store import StateStore
 from kcplan.views.apply_output import ApplyView, make_view
 
 CONFIRM = "Do you want to perform these actions? Only 'yes' will be accepted."
@@ -117,7 +116,7 @@ def _apply_file(args: argparse.Namespace, options: ApplyOptions, view: ApplyView
         return exit_codes.OK
     ctx, desired = load_environment(args, plan.env)
     rendered = freshness.Rendered(desired.connectors, desired.sensitive)
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     with store.locked("apply", timeout=options.lock_timeout), ctx.client() as client:
         state = store.load()
         freshness.raise_if_stale(freshness.state_problems(plan, state), str(path), plan.env)
@@ -140,7 +139,7 @@ def _apply_env(args: argparse.Namespace, options: ApplyOptions, view: ApplyView)
     ctx, desired = load_environment(args)
     print_warnings(desired.warnings)
     rendered = freshness.Rendered(desired.connectors, desired.sensitive)
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     with store.locked("apply", timeout=options.lock_timeout), ctx.client() as client:
         state = store.load()
         plan = make_plan(ctx, desired, state, targets=list(options.targets), adopt=options.adopt)

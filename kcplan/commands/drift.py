@@ -55,10 +55,9 @@ def check_env(project_dir: Path, env: str, patterns: Sequence[str] = (), debug: 
     from kcplan.config.schemas import load_schemas
     from kcplan.config.sensitive import SensitiveKeys
     from kcplan.plan.drift import detect
-    from kcplan.state.store import StateStore
 
     ctx = Context(project_dir, env, debug)
-    state = StateStore(ctx.state_path).load()
+    state = ctx.state_store().load()
     if not state.exists:
         raise StateError(
             f"no state file for environment '{env}' ({ctx.state_path}): kcplan has applied nothing there yet",

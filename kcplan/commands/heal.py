@@ -75,10 +75,9 @@ def _restart(client: ConnectClient, outcome: Outcome, previous: dict[str, attemp
 def heal_env(args: argparse.Namespace, env: str, now: float) -> HealReport:
     """One run for ``env``; KcplanError on failure (nothing restarted then)."""
     from kcplan.plan.cluster_guard import check_same_cluster
-    from kcplan.state.store import StateStore
 
     ctx = Context(args.project_dir, env, bool(args.debug))
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     path = attempts.attempts_path(ctx.state_path)
     report = HealReport(env=env, checked_at=now, dry_run=bool(args.dry_run), max_restarts=args.max_restarts)
 

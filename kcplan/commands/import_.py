@@ -20,7 +20,6 @@ from kcplan.plan.planner import build_plan, live_run_state
 from kcplan.selection import literal
 from kcplan.state.digest import new_salt
 from kcplan.state.model import ManagedConnector, utc_now
-from kcplan.state.store import StateStore
 from kcplan.views.plan_view import render_plan
 
 
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
                          "e.g. 'kcplan import -e prod orders-sink' or 'kcplan import -e prod --all'.")
     ctx, desired = load_environment(args)
     print_warnings(desired.warnings)
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     with store.locked("import", timeout=args.lock_timeout), ctx.client() as client:
         prior = store.load()
         cluster_id = client.server_info().kafka_cluster_id or None

@@ -16,7 +16,6 @@ from kcplan.commands._planning import load_environment, make_plan
 from kcplan.errors import UsageError
 from kcplan.plan import planfile
 from kcplan.state.model import utc_now
-from kcplan.state.store import StateStore
 from kcplan.views.plan_view import render_json, render_plan
 
 
@@ -50,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out} is a folder", "Give a file name, e.g. --out plan.out.")
     ctx, desired = load_environment(args)
     print_warnings(desired.warnings)
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     with store.locked("plan", timeout=args.lock_timeout):
         prior = store.load()
         plan = make_plan(ctx, desired, prior, refresh=args.refresh, targets=args.target, adopt=args.adopt)

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("'kcplan state' needs a subcommand: list, show NAME, rm NAME..., force-unlock",
                          "e.g. 'kcplan state list -e dev'.")
     ctx = Context.from_args(args)
-    store = StateStore(ctx.state_path)
+    store = ctx.state_store()
     if command == "list":
         return _list(ctx, store, palette(args))
     if command == "show":

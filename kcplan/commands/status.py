@@ -103,10 +103,8 @@ def _managed_names(ctx: Context) -> set[str] | None:
 
     An unreadable state must not stop an on-call report: warn, and show MANAGED as '?'.
     """
-    from kcplan.state.store import StateStore
-
     try:
-        return set(StateStore(ctx.state_path).load().connectors)
+        return set(ctx.state_store().load().connectors)
     except StateError as exc:
         print_warnings([f"environment '{ctx.env_name}': {exc.message} (MANAGED shows '?')"])
         return None
