@@ -99,6 +99,7 @@ class Settings(_Strict):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     state_path: str | None = None
+    connectors_dir: str | None = None  # another folder of connector files (a seed-style repo), see README
     sensitive_keys: list[str] = Field(default_factory=list)
     parallelism: int = Field(default=32, ge=1, le=64)  # measured: README 'Apply', bench/apply/results.md
 
