@@ -48,24 +48,34 @@ def key_line(k: KeyChange, note: str = "", palette: Palette = PLAIN) -> str:
     return f"      {palette.colour(sym, col)} {k.key}: {text}{note}"
 
 
+def symbol(action: Action) -> str:
+    """The one-character (or -/+) symbol of an action, as the text diff shows it."""
+    return _SYMBOL[action][0]
+
+
+def change_note(c: Change) -> str:
+    """What the title line says after the connector's name (e.g. " (initial state PAUSED)"), or ""."""
+    if c.action in (Action.PAUSE, Action.RESUME, Action.STOP):
+        return f" ({c.state_from} -> {c.state_to})"
+    note = ""
+    if c.action in (Action.CREATE, Action.REPLACE) and c.state_to and c.state_to != "RUNNING":
+        note += f" (initial state {c.state_to})"
+    if c.action is Action.REPLACE:
+        note += " (connector.class changed: delete, then create)"
+    elif c.action is Action.ADOPT:
+        note += " (already matches the code: recorded in state, no change to the cluster)"
+    elif c.action is Action.FORGET:
+        note += " (already gone from the cluster: removed from state only)"
+    elif c.action is Action.DELETE:
+        note += " (no longer declared in the code)"
+    if c.adopting and c.action not in (Action.ADOPT, Action.CREATE):
+        note += " (taking over an unmanaged connector)"
+    return note
+
+
 def _title(c: Change, palette: Palette) -> str:
     sym, col = _SYMBOL[c.action]
-    head = f"  {palette.colour(sym, col)} {c.action.value} {palette.colour(c.name, 'bold')}"
-    if c.action in (Action.PAUSE, Action.RESUME, Action.STOP):
-        return f"{head} ({c.state_from} -> {c.state_to})"
-    if c.action in (Action.CREATE, Action.REPLACE) and c.state_to and c.state_to != "RUNNING":
-        head += f" (initial state {c.state_to})"
-    if c.action is Action.REPLACE:
-        head += " (connector.class changed: delete, then create)"
-    elif c.action is Action.ADOPT:
-        head += " (already matches the code: recorded in state, no change to the cluster)"
-    elif c.action is Action.FORGET:
-        head += " (already gone from the cluster: removed from state only)"
-    elif c.action is Action.DELETE:
-        head += " (no longer declared in the code)"
-    if c.adopting and c.action not in (Action.ADOPT, Action.CREATE):
-        head += " (taking over an unmanaged connector)"
-    return head
+    return f"  {palette.colour(sym, col)} {c.action.value} {palette.colour(c.name, 'bold')}{change_note(c)}"
 
 
 def _change_lines(c: Change, palette: Palette) -> list[str]:
