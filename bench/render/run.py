@@ -33,7 +33,8 @@ import _gojsonnet  # noqa: E402
 
 from bench._common import machine_lines  # noqa: E402
 from kcplan.config import jsonnet  # noqa: E402
-from kcplan.config.render import load_desired, search_dirs  # noqa: E402
+from kcplan.config.layout import search_dirs  # noqa: E402
+from kcplan.config.render import load_desired  # noqa: E402
 
 ENV = "bench"
 DEFAULTS = """local s3 = import 'lib/s3.libsonnet';

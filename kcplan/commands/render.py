@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from kcplan import exit_codes
 from kcplan.commands._messages import print_warnings
 from kcplan.commands._options import add_render_options, palette, render_inputs
+from kcplan.config.layout import settings_sensitive_keys
 from kcplan.config.models import ConnectorSpec
-from kcplan.config.render import load_desired, settings_sensitive_keys
+from kcplan.config.render import load_desired
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.context import require_env
 from kcplan.errors import UsageError

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from kcplan import exit_codes
 from kcplan.commands._messages import print_warnings
 from kcplan.commands._options import add_render_options, render_inputs
+from kcplan.config.layout import settings_sensitive_keys
 from kcplan.config.models import ConnectorSpec
-from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment, settings_sensitive_keys
+from kcplan.config.render import SPEC_HINT, Problem, Rendered, render_environment
 from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.classify import GENERAL_KEY, redact_url
 from kcplan.connect.client import ConnectClient

@@ -20,15 +20,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from kcplan.config import jsonnet
-from kcplan.config.environment import SETTINGS_FILE, available_envs, env_dir
+from kcplan.config.layout import CONNECTORS_DIR, discover, search_dirs
 from kcplan.config.models import WRAPPER_KEYS, ConnectorSpec
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
 from kcplan.config.wrapper import wrapper_extras
-from kcplan.errors import ConfigError, SpecError
+from kcplan.errors import SpecError
 from kcplan.values import json_type, scalar_string
 
-CONNECTORS_DIR = "connectors"
 MAX_INT = 2**31 - 1
 SPEC_HINT = "Fix the problems listed above (file, connector, key), then run 'kcplan validate' again."
 
@@ -99,7 +98,7 @@ def render_environment(
     schemas: SchemaSet | None = None,
 ) -> Rendered:
     """Render every connector file of the environment; problems are returned, not raised."""
-    files = discover(project_dir, env_name)
+    files = discover(project_dir, env_name, ext_vars)
     data = jsonnet.evaluate_files(
         files,
         root=project_dir,
@@ -118,50 +117,6 @@ def render_environment(
                            "(this environment wants no connectors)")
     return Rendered(env_name, files, builder.connectors, builder.problems, warnings, sensitive,
                     builder.classes)
-
-
-def discover(project_dir: Path, env_name: str) -> list[str]:
-    """Connector files of the environment, relative to the project dir, in a stable order."""
-    folder = env_dir(project_dir, env_name)
-    if not folder.is_dir():
-        known = ", ".join(available_envs(project_dir)) or "none"
-        raise ConfigError(
-            f"environment {env_name!r} not found (no folder {folder})",
-            f"Pick one of the environments found: {known} (with -e NAME or KCPLAN_ENV).",
-        )
-    connectors = folder / CONNECTORS_DIR
-    if not connectors.is_dir():
-        return []
-    found = (p for p in connectors.rglob("*.jsonnet") if p.is_file())
-    return sorted(p.relative_to(project_dir).as_posix() for p in found)
-
-
-def search_dirs(env_name: str) -> list[str]:
-    """Where imports are looked up after the importing file's folder (relative to the project)."""
-    return [f"environments/{env_name}", "environments", ""]
-
-
-def settings_sensitive_keys(project_dir: Path, env_name: str,
-                            ext_vars: Mapping[str, str] | None = None) -> list[str]:
-    """The settings file's ``sensitive_keys``, for commands that work offline.
-
-    Offline commands need nothing else from kcplan.jsonnet, so ext vars that are not set (the
-    Connect credentials, typically) read as "" here: render and validate run without secrets.
-    """
-    path = env_dir(project_dir, env_name) / SETTINGS_FILE
-    if not path.is_file():
-        return []
-    data = jsonnet.evaluate_file(
-        path,
-        ext_vars=jsonnet.ext_vars_for(env_name, ext_vars),
-        search_dirs=[env_dir(project_dir, env_name), project_dir / "environments", project_dir],
-        stub_missing_ext_vars=True,
-    )
-    keys = data.get("sensitive_keys", []) if isinstance(data, dict) else []
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise ConfigError(f"invalid settings in {path}: sensitive_keys must be a list of strings",
-                          "Fix sensitive_keys, e.g. sensitive_keys: ['my.plugin.secret'].")
-    return keys
 
 
 def name_problem(name: str) -> str | None:

@@ -68,6 +68,13 @@ class SensitiveKeys:
                 by_class[name] = by_class.get(name, frozenset()) | keys
         return cls(by_class, extra_keys)
 
+    def with_class_keys(self, by_class: Mapping[str, Iterable[str]]) -> SensitiveKeys:
+        """These keys plus more per class (e.g. a live plugin's PASSWORD definitions)."""
+        merged = {cls: set(keys) for cls, keys in self._by_class.items()}
+        for cls, keys in by_class.items():
+            merged.setdefault(cls, set()).update(keys)
+        return SensitiveKeys(merged, [*self._extra, *self._globs])
+
     def is_sensitive(self, key: str, connector_class: str = "") -> bool:
         if key in self._extra or key in self._by_class.get(connector_class, ()):
             return True

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from kcplan.config import jsonnet
-from kcplan.config.render import discover, load_desired, render_environment, settings_sensitive_keys
+from kcplan.config.layout import discover, settings_sensitive_keys
+from kcplan.config.render import load_desired, render_environment
 from kcplan.errors import ConfigError, RenderError
 from tests.helpers import SINK, write_settings
 

@@ -1,0 +1,1 @@
+"""`kcplan import --generate`: Jsonnet files written from live connectors (docs/generate.md)."""
