@@ -7,26 +7,41 @@ One rule everywhere: case-sensitive ``fnmatch`` (connector names are case-sensit
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+_GLOB_CHARS = frozenset("*?[")
+
+
+def selector(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """``matches`` with the patterns read once: plain names (no glob character) are looked up in a set,
+    so choosing among n connectors by n names (import, --target of a long list) stays linear."""
+    if not patterns:
+        return lambda _name: True
+    plain = frozenset(p for p in patterns if not _GLOB_CHARS.intersection(p))
+    globs = [p for p in patterns if p not in plain]
+    return lambda name: name in plain or any(fnmatch.fnmatchcase(name, p) for p in globs)
 
 
 def matches(name: str, patterns: Sequence[str]) -> bool:
     """Is ``name`` selected? Always, when there are no patterns."""
-    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    return selector(patterns)(name)
 
 
 def select(by_name: Mapping[str, T], patterns: Sequence[str]) -> dict[str, T]:
     """The entries whose name is selected, in their order."""
-    return {name: value for name, value in by_name.items() if matches(name, patterns)}
+    chosen = selector(patterns)
+    return {name: value for name, value in by_name.items() if chosen(name)}
 
 
 def unmatched(patterns: Sequence[str], names: Iterable[str]) -> list[str]:
     """The patterns that select none of ``names`` (worth a warning: a typo selects nothing)."""
     names = list(names)
-    return [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    present = frozenset(names)
+    return [p for p in patterns
+            if (p not in present if not _GLOB_CHARS.intersection(p)
+                else not any(fnmatch.fnmatchcase(n, p) for n in names))]
 
 
 def literal(name: str) -> str:

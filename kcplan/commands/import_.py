@@ -18,13 +18,14 @@ from kcplan.commands._messages import print_warnings
 from kcplan.commands._options import add_lock_timeout, add_render_options, palette, render_inputs
 from kcplan.commands._planning import load_environment, shown_urls
 from kcplan.config.render import Desired, load_desired
+from kcplan.config.sensitive import SensitiveKeys
 from kcplan.connect.models import LiveConnector
 from kcplan.context import Context
 from kcplan.errors import UsageError
 from kcplan.generate.build import Generated
 from kcplan.plan.cluster_guard import check_same_cluster
 from kcplan.plan.planner import build_plan, live_run_state
-from kcplan.selection import literal, matches
+from kcplan.selection import literal, selector
 from kcplan.state.digest import new_salt
 from kcplan.state.model import ManagedConnector, State, utc_now
 from kcplan.views.generate_view import render_generated
@@ -65,7 +66,8 @@ def _choose(args: argparse.Namespace, live: dict[str, LiveConnector], prior: Sta
     if args.all:
         return unmanaged
     if args.connector:
-        return [n for n in unmanaged if matches(n, args.connector)]
+        chosen = selector(args.connector)
+        return [n for n in unmanaged if chosen(n)]
     names = list(dict.fromkeys(args.names))
     missing = [n for n in names if n not in live]
     if missing:
@@ -78,7 +80,7 @@ def _choose(args: argparse.Namespace, live: dict[str, LiveConnector], prior: Sta
 def run(args: argparse.Namespace) -> int:
     _check_options(args)
     ctx, desired = load_environment(args)
-    warnings = list(desired.warnings)
+    warnings: list[str] = []  # the plugins'; the render's are shown after any generated files are read back
     store = ctx.state_store()
     generated: Generated | None = None
     with store.locked("import", timeout=args.lock_timeout), ctx.client() as client:
@@ -89,26 +91,29 @@ def run(args: argparse.Namespace) -> int:
         names = _choose(args, live, prior)
         already = [n for n in names if n in prior.connectors]
         todo = [n for n in names if n not in prior.connectors]
+        # The plugins' PASSWORD keys count as secrets too: digests in the state, ext vars in generated files.
+        classes = sorted({live[n].config.get("connector.class", "") for n in todo} - {""})
+        sensitive = gen.plugin_sensitive(client, desired.sensitive, classes, warnings)
         if args.generate:
             fresh = [n for n in todo if n not in desired.connectors]
-            classes = sorted({live[n].config.get("connector.class", "") for n in fresh} - {""})
-            sensitive = gen.plugin_sensitive(client, desired.sensitive, classes, warnings)
             generated = gen.prepare(ctx, live, fresh, sensitive, args.defaults)
             if not args.force:
                 gen.refuse_existing(ctx.project_dir, generated)
             print_warnings(warnings)
             warnings = []
             if args.dry_run:
+                print_warnings(list(desired.warnings))
                 sys.stdout.write(_report(ctx, generated, dry_run=True))
                 return exit_codes.OK
             gen.write(ctx, generated)
-        saved = store.save(_recorded(prior, todo, live, desired, cluster_id)) if todo else prior
+        saved = store.save(_recorded(prior, todo, live, desired, sensitive, cluster_id)) if todo else prior
     print_warnings(warnings)
     for name in already:
         print(f"{name}: already managed, left as it is.", file=sys.stderr)
     if generated is not None and generated.files:
         sys.stdout.write(_report(ctx, generated, dry_run=False) + "\n")
         desired = _render_generated(args, ctx, generated)
+    print_warnings(list(desired.warnings))
     if not todo:
         print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
         return exit_codes.OK
@@ -117,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     undeclared = [n for n in todo if n not in desired.connectors]
     if undeclared:
         print_warnings([f"not declared in the code, so the next apply would delete them: {', '.join(undeclared)}"])
-    plan = build_plan(desired.connectors, desired.sensitive, saved, live, env=ctx.env_name,
+    plan = build_plan(desired.connectors, sensitive, saved, live, env=ctx.env_name,
                       kafka_cluster_id=cluster_id, connect_urls=shown_urls(ctx),
                       targets=[literal(n) for n in todo])
     print("\nWhat the code would change about them:\n")
@@ -126,14 +131,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _recorded(prior: State, todo: list[str], live: dict[str, LiveConnector], desired: Desired,
-              cluster_id: str | None) -> State:
+              sensitive: SensitiveKeys, cluster_id: str | None) -> State:
     salt = prior.digest_salt or new_salt()
     state = prior.with_salt(salt).with_cluster_id(cluster_id or prior.kafka_cluster_id)
     now = utc_now()
     for name in todo:
         spec = desired.connectors.get(name)
         state = state.with_connector(ManagedConnector.record(
-            name, live[name].config, sensitive=desired.sensitive, salt=salt,
+            name, live[name].config, sensitive=sensitive, salt=salt,
             state=live_run_state(live[name]),
             prevent_destroy=spec.lifecycle.prevent_destroy if spec else False, applied_at=now))
     return state

