@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kcplan.selection import literal, matches, select, unmatched
+from kcplan.selection import literal, matches, select, selector, unmatched
 
 NAMES = ["orders-sink", "orders-source", "payments-sink", "Orders-archive", "a[1]", "what?", "star*"]
 
@@ -50,3 +50,15 @@ def test_unmatched_names_the_patterns_that_select_nothing_in_their_order() -> No
 def test_literal_matches_exactly_its_name(name: str, pattern: str) -> None:
     assert literal(name) == pattern
     assert [n for n in NAMES if matches(n, [literal(name)])] == [name]
+
+
+def test_selector_mixes_plain_names_literals_and_globs() -> None:
+    chosen = selector(["payments-sink", literal("star*"), "Orders-*"])
+    assert [n for n in NAMES if chosen(n)] == ["payments-sink", "Orders-archive", "star*"]
+    assert unmatched(["payments-sink", "payments", literal("star*"), literal("a*"), "x*"], NAMES) == \
+        ["payments", "a[*]", "x*"]
+
+
+def test_a_plain_pattern_is_not_a_prefix_or_case_folded_match() -> None:
+    chosen = selector(["orders"])
+    assert [n for n in ["orders", "orders-sink", "Orders", "order"] if chosen(n)] == ["orders"]
