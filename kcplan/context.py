@@ -36,12 +36,22 @@ class Context:
     def state_path(self) -> Path:
         return state_path(self.project_dir, self.env_name, self.settings)
 
-    def state_store(self) -> StateStore:
+    def state_store(self, backend: str | None = None) -> StateStore:
         """The environment's state store: every command reads and writes the state through it, so the
-        backend (today the local file) is chosen in one place."""
+        backend (the settings' ``state.backend``; ``backend`` names another, for migrate) is chosen here."""
         from kcplan.state.store import StateStore
 
-        return StateStore(self.state_path)
+        chosen = backend or self.settings.state.backend
+        if chosen == "local":
+            return StateStore(self.state_path)
+        from kcplan.state.backends.s3 import S3Backend
+
+        state = self.settings.state
+        if not state.bucket or not state.key:
+            raise ConfigError(f"environment '{self.env_name}' has no S3 state configured",
+                              "Add state: { backend: 's3', bucket: '...', key: '...' } to its kcplan.jsonnet.")
+        return StateStore(S3Backend(state.bucket, state.key, region=state.region, endpoint_url=state.endpoint_url,
+                                    timeout=state.timeout))
 
     @cached_property
     def sensitive(self) -> SensitiveKeys:

@@ -57,10 +57,11 @@ def check_env(project_dir: Path, env: str, patterns: Sequence[str] = (), debug: 
     from kcplan.plan.drift import detect
 
     ctx = Context(project_dir, env, debug)
-    state = ctx.state_store().load()
+    store = ctx.state_store()
+    state = store.load()
     if not state.exists:
         raise StateError(
-            f"no state file for environment '{env}' ({ctx.state_path}): kcplan has applied nothing there yet",
+            f"no state file for environment '{env}' ({store.location}): kcplan has applied nothing there yet",
             f"drift compares the cluster with what kcplan last applied; run 'kcplan apply -e {env}' or record "
             f"existing connectors with 'kcplan import -e {env} NAME...' first.",
         )

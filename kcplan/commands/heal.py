@@ -90,7 +90,7 @@ def heal_env(args: argparse.Namespace, env: str, now: float) -> HealReport:
                 check_same_cluster(env, state.kafka_cluster_id, cluster_id, [client.current_url])
             elif not args.include_unmanaged:
                 raise StateError(
-                    f"no state file for environment '{env}' ({ctx.state_path}): kcplan manages no connector there",
+                    f"no state file for environment '{env}' ({store.location}): kcplan manages no connector there",
                     f"heal restarts managed connectors only; run 'kcplan apply -e {env}' or 'kcplan import -e "
                     f"{env} NAME...' first, or pass --include-unmanaged.")
             statuses = client.statuses()

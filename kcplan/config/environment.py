@@ -9,10 +9,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from kcplan.config import jsonnet
 from kcplan.errors import ConfigError
@@ -88,6 +97,24 @@ class TlsSettings(_Strict):
     client_key: str | None = None
 
 
+class StateSettings(_Strict):
+    """Where the state lives: ``local`` (the file at state_path, the default) or ``s3`` (README 'State')."""
+
+    backend: Literal["local", "s3"] = "local"
+    bucket: str | None = Field(default=None, min_length=3)
+    key: str | None = Field(default=None, min_length=1)
+    region: str | None = None
+    endpoint_url: str | None = None  # MinIO, Ceph, R2, SeaweedFS; None: AWS
+    timeout: float = Field(default=30.0, gt=0)  # seconds per S3 request (botocore retries 3 times)
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket_and_key(self) -> StateSettings:
+        if self.backend == "s3" and (not self.bucket or not self.key):
+            raise ValueError("the s3 state backend needs 'bucket' and 'key', e.g. state: { backend: 's3', "
+                             "bucket: 'acme-kcplan', key: 'prod/kcplan.state.json', region: 'eu-west-1' }")
+        return self
+
+
 class Settings(_Strict):
     """What one environment's kcplan.jsonnet may say."""
 
@@ -99,6 +126,7 @@ class Settings(_Strict):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     state_path: str | None = None
+    state: StateSettings = Field(default_factory=StateSettings)
     connectors_dir: str | None = None  # another folder of connector files (a seed-style repo), see README
     sensitive_keys: list[str] = Field(default_factory=list)
     parallelism: int = Field(default=32, ge=1, le=64)  # measured: README 'Apply', bench/apply/results.md

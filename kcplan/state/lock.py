@@ -16,7 +16,9 @@ import json
 import os
 import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kcplan.errors import LockHeld, StateError
@@ -32,9 +34,19 @@ class LockInfo:
     user: str
     command: str
     since: str
+    lock_id: str = ""  # what 'kcplan state force-unlock LOCK_ID' names
 
     def describe(self) -> str:
         return f"'kcplan {self.command}' (pid {self.pid} on host {self.host}, user {self.user}) since {self.since}"
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        try:
+            since = datetime.fromisoformat(self.since.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return ((now or datetime.now(UTC)) - since).total_seconds()
 
     @classmethod
     def current(cls, command: str) -> LockInfo:
@@ -42,16 +54,24 @@ class LockInfo:
             user = getpass.getuser()
         except (KeyError, OSError):
             user = str(os.getuid())
-        return cls(os.getpid(), socket.gethostname(), user, command, utc_now())
+        return cls(os.getpid(), socket.gethostname(), user, command, utc_now(), str(uuid.uuid4()))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> LockInfo | None:
+        """The holder written in a lock file or object (None when empty or not a lock record)."""
+        try:
+            data = json.loads(raw or "null")
+            return cls(int(data["pid"]), str(data["host"]), str(data["user"]), str(data["command"]),
+                       str(data["since"]), str(data.get("lock_id", "")))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
 
 
 def read_info(lock_path: Path) -> LockInfo | None:
     """Who wrote the lock file last (None when empty, missing or unreadable)."""
     try:
-        data = json.loads(lock_path.read_text() or "null")
-        return LockInfo(int(data["pid"]), str(data["host"]), str(data["user"]),
-                        str(data["command"]), str(data["since"]))
-    except (OSError, ValueError, TypeError, KeyError):
+        return LockInfo.from_json(lock_path.read_bytes())
+    except OSError:
         return None
 
 

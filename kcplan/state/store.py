@@ -1,17 +1,14 @@
-"""Reading and writing the state file: atomic, backed up, 0600, under the lock.
+"""Reading and writing one environment's state through its backend: parsed, checked, under the lock.
 
-A write (kcplan.atomic_write) goes to a temp file in the same folder (created 0600 whatever the
-umask), is fsynced, the previous state is hard-linked to ``<state>.backup``, the temp file is
-renamed over the state, and the folder is fsynced. A failed write leaves the previous file as it was.
-``save`` refuses to write without the lock, or over a state that changed since it was read.
+The backend (kcplan/state/backends/) stores bytes and versions; this module owns what a state means.
+``save`` refuses to write without the lock, or over a state that changed since it was read (the
+backend's compare-and-swap makes that hold even against a writer whose lock was forced away).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,60 +16,70 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from kcplan.atomic_write import replace_by_link, temp_prefix, write_atomic
 from kcplan.errors import StateError
-from kcplan.state import lock as state_lock
+from kcplan.state.backends.base import HeldLock, StateBackend, VersionConflict
+from kcplan.state.backends.local import LocalBackend
 from kcplan.state.digest import new_salt
+from kcplan.state.lock import LockInfo
 from kcplan.state.model import FORMAT_VERSION, State
-
-_FILE_MODE = 0o600
-
-
-def _stat_key(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class StateStore:
-    """One environment's state file, its backup and its lock."""
+    """One environment's state, its backup and its lock (``StateStore(path)``: the local file)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.backup_path = self.path.with_name(self.path.name + ".backup")
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._lock: state_lock.StateLock | None = None
-        self._cache: tuple[tuple[int, int, int] | None, State] | None = None
+    def __init__(self, backend: StateBackend | Path | str) -> None:
+        self.backend: StateBackend = backend if not isinstance(backend, (Path, str)) else LocalBackend(Path(backend))
+        self.location = self.backend.location
+        self._lock: HeldLock | None = None
+        self._cache: tuple[str | None, bytes | None, State] | None = None  # version, bytes, parsed
         self._mutex = threading.RLock()  # apply's worker threads save one at a time
+
+    # The local file's paths, for the commands and tests that deal with files.
+    @property
+    def path(self) -> Path:
+        return self._local().path
+
+    @property
+    def lock_path(self) -> Path:
+        return self._local().lock_path
+
+    @property
+    def backup_path(self) -> Path:
+        return self._local().backup_path
+
+    def _local(self) -> LocalBackend:
+        if not isinstance(self.backend, LocalBackend):
+            raise StateError(f"internal: the state {self.location} is not a local file")
+        return self.backend
 
     # -- reading ---------------------------------------------------------------------------
 
     def _corrupt(self, detail: str) -> StateError:
-        if self.backup_path.exists():
-            hint = (f"Nothing was changed. The previous state is in {self.backup_path}: check it and copy it "
-                    f"over {self.path.name}, or move the broken file away and record the live connectors "
-                    "again with 'kcplan import'.")
+        if self.backend.has_backup():
+            hint = (f"Nothing was changed. The previous state is in {self.backend.backup_location}: check it and "
+                    f"copy it over {Path(self.location).name}, or move the broken one away and record the live "
+                    "connectors again with 'kcplan import'.")
         else:
-            hint = (f"Nothing was changed. There is no backup ({self.backup_path}): move the broken file "
-                    "away and record the live connectors again with 'kcplan import'.")
-        return StateError(f"the state file {self.path} is corrupt: {detail}", hint)
+            hint = (f"Nothing was changed. There is no backup ({self.backend.backup_location}): move the broken "
+                    "one away and record the live connectors again with 'kcplan import'.")
+        return StateError(f"the state file {self.location} is corrupt: {detail}", hint)
 
     def load(self) -> State:
-        """The stored state; an empty State (no lineage) when the file does not exist yet."""
-        key = _stat_key(self.path)
-        if self._cache and key is not None and self._cache[0] == key:
-            return self._cache[1]
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return State()
-        except OSError as exc:
-            raise StateError(f"cannot read the state file {self.path}: {exc.strerror or exc}") from None
-        state = self._parse(raw)
-        self._cache = (key, state)
-        return state
+        """The stored state; an empty State (no lineage) when there is none yet."""
+        return self._read()[2]
+
+    def _read(self) -> tuple[str | None, bytes | None, State]:
+        if self._cache is not None:
+            if self._lock is not None and self.backend.trust_cache_while_locked:
+                return self._cache
+            version = self.backend.peek_version()
+            if version is not None and version == self._cache[0]:
+                return self._cache
+        stored = self.backend.read()
+        if stored.data is None:
+            return (None, None, State())
+        self._cache = (stored.version, stored.data, self._parse(stored.data))
+        return self._cache
 
     def _parse(self, raw: bytes) -> State:
         try:
@@ -84,7 +91,7 @@ class StateStore:
         version = data.get("format_version")
         if isinstance(version, int) and version > FORMAT_VERSION:
             raise StateError(
-                f"the state file {self.path} has format version {version}; this kcplan reads "
+                f"the state file {self.location} has format version {version}; this kcplan reads "
                 f"version {FORMAT_VERSION} only",
                 "Upgrade kcplan: a newer kcplan wrote this state.",
             )
@@ -101,14 +108,13 @@ class StateStore:
     # -- locking ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def locked(self, command: str, timeout: float = 0.0) -> Iterator[state_lock.StateLock]:
+    def locked(self, command: str, timeout: float = 0.0) -> Iterator[HeldLock]:
         """Hold the state lock for the block (waiting up to ``timeout`` s); LockHeld otherwise."""
         if self._lock is not None:
-            raise StateError(f"internal: the state lock {self.lock_path} is already held by this process")
-        held = state_lock.acquire(self.lock_path, command, timeout=timeout, state_path=self.path)
+            raise StateError(f"internal: the state lock of {self.location} is already held by this process")
+        held = self.backend.lock(command, timeout)
         self._lock = held
         self._cache = None
-        self._remove_stale_temp_files()
         try:
             yield held
         finally:
@@ -116,17 +122,8 @@ class StateStore:
             self._cache = None
             held.release()
 
-    def _remove_stale_temp_files(self) -> None:
-        """Temp files of the state and backup left by a writer that was killed before its rename: only a
-        lock holder writes them, and we hold the lock, so every one found now is stale. Best effort (a
-        read-only folder keeps them; they are never read)."""
-        for written in (self.path, self.backup_path):
-            for stale in written.parent.glob(glob.escape(temp_prefix(written)) + "*"):
-                with contextlib.suppress(OSError):
-                    stale.unlink()
-
-    def lock_info(self) -> state_lock.LockInfo | None:
-        return state_lock.read_info(self.lock_path)
+    def lock_info(self) -> LockInfo | None:
+        return self.backend.holder()
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -139,50 +136,65 @@ class StateStore:
         """Write ``state`` as the next serial and return what was written.
 
         ``state`` must derive from the stored one (same lineage and serial) or be new
-        (no lineage) while no state file exists. Unchanged content writes nothing.
+        (no lineage) while no state exists. Unchanged content writes nothing.
         """
         with self._mutex:
             return self._save(state)
 
     def _save(self, state: State) -> State:
         if self._lock is None or not self._lock.held:
-            raise StateError(f"internal: state {self.path} saved without holding its lock")
-        current = self.load()
+            raise StateError(f"internal: state {self.location} saved without holding its lock")
+        version, raw, current = self._read()
         if state.lineage is None:
             if current.exists:
-                raise StateError(f"the state file {self.path} was created by someone else meanwhile",
+                raise StateError(f"the state file {self.location} was created by someone else meanwhile",
                                  "Run the command again.")
             state = state.model_copy(update={"lineage": str(uuid.uuid4()),
                                              "digest_salt": state.digest_salt or new_salt()})
         else:
             if state.lineage != current.lineage or state.serial != current.serial:
-                raise StateError(
-                    f"the state file {self.path} changed since it was read (lineage/serial "
-                    f"{current.lineage}/{current.serial}, expected {state.lineage}/{state.serial})",
-                    "Run the command again.",
-                )
+                raise self._changed(f"lineage/serial {current.lineage}/{current.serial}, expected "
+                                    f"{state.lineage}/{state.serial}")
             if (state.kafka_cluster_id == current.kafka_cluster_id
                     and state.digest_salt == current.digest_salt
                     and state.connectors == current.connectors):
                 return current
         new = state.model_copy(update={"serial": current.serial + 1, "format_version": FORMAT_VERSION})
-        self._write(new.to_json().encode())
-        self._cache = (_stat_key(self.path), new)
+        data = new.to_json().encode()
+        try:
+            written = self.backend.write(data, version, raw)
+        except VersionConflict:
+            self._cache = None
+            raise self._changed("someone else wrote it, e.g. after a forced unlock") from None
+        self._cache = (written, data, new)
         return new
 
-    def _write(self, data: bytes) -> None:
-        folder = self.path.parent
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(self.path, data, mode=_FILE_MODE, before_replace=self._backup)
-        except OSError as exc:
-            raise StateError(
-                f"could not write the state file {self.path}: {exc.strerror or exc}",
-                f"Nothing was changed: the previous state file is intact. Check free space and "
-                f"permissions of {folder}, then run the command again.",
-            ) from None
+    def copy_in(self, state: State) -> bool:
+        """Write ``state`` as it is (its lineage and serial: a migration, not a change); False when it is
+        there already. Refused over another lineage or a newer serial, so a copy never loses work."""
+        with self._mutex:
+            if self._lock is None or not self._lock.held:
+                raise StateError(f"internal: state {self.location} copied without holding its lock")
+            version, raw, current = self._read()
+            if current.exists and current.lineage != state.lineage:
+                raise StateError(f"{self.location} holds another state (lineage {current.lineage}, serial "
+                                 f"{current.serial}), not a copy of lineage {state.lineage}",
+                                 "Nothing was copied. Point the settings at another key or file, or move that "
+                                 "state away first if it is really not needed.")
+            if current.exists and current.serial > state.serial:
+                raise StateError(f"{self.location} holds a newer serial ({current.serial}) of this state than "
+                                 f"the source ({state.serial})", "Nothing was copied: migrate the other way.")
+            if current.exists and current == state:
+                return False
+            data = state.to_json().encode()
+            try:
+                written = self.backend.write(data, version, raw)
+            except VersionConflict:
+                self._cache = None
+                raise self._changed("someone else wrote it meanwhile") from None
+            self._cache = (written, data, state)
+            return True
 
-    def _backup(self) -> None:
-        """Keep the previous state as <state>.backup (a hard link: atomic and cheap)."""
-        if self.path.exists():
-            replace_by_link(self.path, self.backup_path, mode=_FILE_MODE)
+    def _changed(self, detail: str) -> StateError:
+        return StateError(f"the state file {self.location} changed since it was read ({detail})",
+                          "Nothing was written over it. Run the command again: it plans from the state as it is now.")
