@@ -10,6 +10,10 @@
 - ``project``: a tmp apply project (tests/applyproject.py) whose environment 'dev' points at ``proxy``, so the
   test sees every request kcplan sends; hand-made changes go to the worker itself (``project.worker``).
   Modules that need another project or proxy define their own fixture of the same name.
+- ``s3_server``: a REAL S3 server (SeaweedFS ``weed mini``, tests/s3server.py), started once per session on free
+  loopback ports with generated credentials; ``s3_server.client()``, ``.env(os.environ)`` for a kcplan
+  subprocess, ``.endpoint_url``, ``.bucket`` (made at start).
+- ``s3_bucket``: the name of a fresh, empty bucket on ``s3_server`` for this test (deleted afterwards).
 
 The sandboxes run real Apache Kafka (broker and Connect) of the version given by ``--kafka-version``
 (default: the sandbox's default, 4.3.1; ``.ci/run`` also runs the integration tests with 3.9.2). The option
@@ -18,8 +22,8 @@ run by a test) use the same version.
 
 Every kcplan run in a test sees ``KCPLAN_VERIFY_STABLE=0``: no stability window unless the test asks.
 
-When java or the jars are missing the fixtures FAIL (never skip): CI must notice.
-Tests using ``connect_url`` are marked ``integration``, tests using ``distributed_urls`` also
+When java or the jars (or SeaweedFS's weed) are missing the fixtures FAIL (never skip): CI must notice.
+Tests using ``connect_url`` or ``s3_server`` are marked ``integration``, tests using ``distributed_urls`` also
 ``distributed`` (so ``-m "not distributed"`` leaves the slow cluster out).
 """
 
@@ -42,6 +46,7 @@ from kcplan.sandbox.resolve import VERSION_ENV
 from tests.applyproject import Project
 from tests.faultproxy import FaultProxy
 from tests.helpers import delete_connectors
+from tests.s3server import S3Server, S3ServerError
 
 STANDALONE_ENV = "KCPLAN_TEST_CONNECT_URL"
 DISTRIBUTED_ENV = "KCPLAN_TEST_DISTRIBUTED_URLS"
@@ -80,7 +85,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = getattr(item, "fixturenames", ())
         if "distributed_urls" in names:
             item.add_marker(pytest.mark.distributed)
-        if ({"connect_url", "distributed_urls"} & set(names)
+        if ({"connect_url", "distributed_urls", "s3_server"} & set(names)
                 or _INTEGRATION_DIR in Path(str(item.path)).parents):
             item.add_marker(pytest.mark.integration)
 
@@ -177,3 +182,28 @@ def proxy(connect_url: str) -> Iterator[FaultProxy]:
 def project(tmp_path: Path, proxy: FaultProxy, connect_url: str) -> Project:
     """A tmp apply project pointed at ``proxy``; ``project.worker`` is the standalone worker behind it."""
     return Project(tmp_path / "proj", proxy.url, connect_url)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS ``weed mini``) on free loopback ports, for the session; its data and
+    weed.log are in a tmp folder (``s3_server.directory``)."""
+    server = S3Server(tmp_path_factory.mktemp("s3"), startup_timeout=STARTUP_TIMEOUT)
+    try:
+        server.start()
+    except S3ServerError as exc:
+        pytest.fail(f"could not start the real S3 server (SeaweedFS): {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: S3Server, request: pytest.FixtureRequest) -> Iterator[str]:
+    """Name of a fresh, empty bucket on ``s3_server``, e.g. ``t-state-cas-12-3fa9c1``; deleted afterwards."""
+    suffix = f"-{next(_counter)}-{secrets.token_hex(3)}"
+    name = _slug(request.node.name.removeprefix("test_"), 63 - 2 - len(suffix))
+    bucket = s3_server.make_bucket(f"t-{name}{suffix}")
+    yield bucket
+    s3_server.delete_bucket(bucket)

@@ -41,6 +41,14 @@ lose their answers, like a crashed gateway), ``proxy.up()`` listens again on the
 before the answer goes out; ``Seen.forwarded`` (did the worker get it) and ``Seen.connector`` (from the
 path, or the body of POST /connectors) let a test count the writes each connector really got.
 ``proxy.close()`` stops listening and cuts open connections: from then on connections are refused.
+
+In front of S3 (tests/s3server.py): ``FaultProxy(s3.endpoint_url, keep_host=True)``. SigV4 signs the Host
+header, so the proxy must pass it unchanged (by default it sends the upstream's host:port); with ``keep_host``
+it also drops ``Expect: 100-continue`` (the proxy itself answered 100 Continue before reading the body) and
+keeps the upstream's Content-Length on HEAD answers (S3's object size). Bodies go through byte for byte
+(a ``Transfer-Encoding: chunked`` request is de-chunked and forwarded with its Content-Length; an
+aws-chunked payload inside it stays as it is). ``answer`` with ``body=bytes`` sends those bytes as they
+are, with ``content_type`` (default application/xml), e.g. an S3 error document (``s3_error``).
 ``closed_port_url()`` gives a URL where nothing listens (connection refused), for failover tests.
 """
 
@@ -83,6 +91,7 @@ class Rule:
     seconds: float = 2.0
     status: int = 200
     body: Any = None
+    content_type: str | None = None
     pattern: re.Pattern[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -172,8 +181,9 @@ class FaultProxy:
     """Threaded HTTP proxy to ``upstream`` (e.g. 'http://127.0.0.1:8083') on a free local port."""
 
     def __init__(self, upstream: str, *, upstream_timeout: float = 150.0,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, keep_host: bool = False) -> None:
         parts = urlsplit(upstream)
+        self.keep_host = keep_host  # S3 (SigV4 signs Host): forward Host as the client sent it
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
         self.upstream_timeout = upstream_timeout
@@ -201,9 +211,11 @@ class FaultProxy:
         self._thread.start()
 
     def add(self, method: str, path: str, fault: str, *, times: int = 1, seconds: float = 2.0,
-            status: int = 200, body: Any = None) -> Rule:
-        """Fault the next ``times`` requests matching ``method`` ('*' for any) and the ``path`` regex."""
-        rule = Rule(method, path, fault, times=times, seconds=seconds, status=status, body=body)
+            status: int = 200, body: Any = None, content_type: str | None = None) -> Rule:
+        """Fault the next ``times`` requests matching ``method`` ('*' for any) and the ``path`` regex.
+        ``answer`` sends ``body`` as JSON, or as it is when it is bytes (``content_type``, default XML)."""
+        rule = Rule(method, path, fault, times=times, seconds=seconds, status=status, body=body,
+                    content_type=content_type)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -314,6 +326,8 @@ class FaultProxy:
             resp = conn.getresponse()
             data = resp.read()
             kept = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
+            if self.keep_host and method == "HEAD" and resp.getheader("Content-Length") is not None:
+                kept.append(("Content-Length", resp.getheader("Content-Length", "0")))  # the object's size
             return resp.status, kept, data
         finally:
             conn.close()
@@ -358,8 +372,11 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = do_GET
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else None
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                body: bytes | None = self._read_chunked() or None
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
             method, path = self.command, self.path
             rule = proxy.take_rule(method, path, body)
             fault = rule.fault if rule else "forward"
@@ -407,15 +424,32 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self._send(status, headers, data)  # client that got its answer finds the request in seen
 
         def _upstream_headers(self) -> dict[str, str]:
+            if proxy.keep_host:  # Host as the client signed it; Expect was answered here already
+                return {k: v for k, v in self.headers.items()
+                        if k.lower() == "host" or k.lower() not in (*_HOP_BY_HOP, "expect")}
             return {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+
+        def _read_chunked(self) -> bytes:
+            """A ``Transfer-Encoding: chunked`` request body, de-chunked (trailers are read and dropped)."""
+            parts: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
 
         def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
             self.send_response(status)
             for key, value in headers:
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            if not any(k.lower() == "content-length" for k, _ in headers):
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if not (proxy.keep_host and self.command == "HEAD"):  # an answer to HEAD has no body
+                self.wfile.write(data)
 
     return Handler
 
@@ -429,4 +463,6 @@ def _canned(rule: Rule) -> tuple[int, bytes, str]:
     if rule.fault == "nonjson":
         page = b"<html><head><title>Sign in</title></head><body>Please sign in</body></html>"
         return rule.status, page, "text/html"
-    return rule.status, json.dumps(rule.body).encode(), "application/json"
+    if isinstance(rule.body, bytes):
+        return rule.status, rule.body, rule.content_type or "application/xml"
+    return rule.status, json.dumps(rule.body).encode(), rule.content_type or "application/json"
