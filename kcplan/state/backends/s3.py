@@ -126,7 +126,7 @@ class S3Backend:
             return StateError(f"S3 refused access to the state {self._where} ({what}: {code or status})",
                               f"Check the credentials and that they may read, write and delete {self.key}, "
                               f"{self.key}.lock and {self.key}.backup. Nothing was changed.")
-        return StateError(f"S3 failed {what} for the state {self._where}: {code or 'error'} (HTTP {status})",
+        return StateError(f"S3 answered HTTP {status} for the state {self._where} ({what}: {code or 'no code'})",
                           "Nothing was changed. Run the command again; if it persists, check the S3 service.")
 
     def _get(self, key: str, what: str) -> tuple[bytes, str] | None:
