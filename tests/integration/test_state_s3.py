@@ -262,3 +262,27 @@ def test_no_credential_or_secret_in_output_objects_or_debug_logs(s3p: S3Project,
         for needle in (SECRET, s3p.s3.secret_key, s3p.s3.access_key):
             assert needle not in text
 
+
+
+def test_lock_timeout_waits_for_a_holder_and_gives_up_naming_it(s3p: S3Project,
+                                                                unique_name: Callable[..., str]) -> None:
+    declare(s3p, [unique_name("wait")])
+    holder = {"pid": 777, "host": "runner-9", "user": "ci", "command": "apply", "since": "2026-12-07T00:00:00Z",
+              "lock_id": "5f0c-held"}
+    client = s3p.s3.client()
+    client.put_object(Bucket=s3p.bucket, Key=KEY + ".lock", Body=json.dumps(holder).encode())
+    refused = s3p.kcplan("plan", "-e", "dev", "--lock-timeout", "1")
+    ok(refused, 1)
+    assert refused.stderr.startswith(
+        f"Error: the state s3://{s3p.bucket}/{KEY} is locked by 'kcplan apply' (pid 777 on host runner-9, user ci) "
+        "since 2026-12-07T00:00:00Z, ")
+    assert ", lock id 5f0c-held; gave up after waiting 1 s\n" in refused.stderr
+    assert "kcplan state force-unlock 5f0c-held" in refused.stderr
+    waiting = subprocess.Popen(s3p.argv("plan", "-e", "dev", "--lock-timeout", "60"), env=s3p.env(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    assert waiting.poll() is None  # still waiting for the holder
+    client.delete_object(Bucket=s3p.bucket, Key=KEY + ".lock")  # the holder finishes
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert "1 to add" in out and s3p.state_object(".lock") is None
