@@ -26,7 +26,7 @@ COMMANDS: dict[str, str] = {
     "drift": "Compare the live cluster with what kcplan last applied (for cron)",
     "heal": "Restart FAILED connectors and tasks with backoff (for cron)",
     "import": "Record existing live connectors as managed by kcplan",
-    "state": "Inspect or edit the state file (list, show, rm, force-unlock)",
+    "state": "Inspect, edit or move the state (list, show, pull, rm, force-unlock, migrate)",
     "schemas": "Pull per-class config schemas from a live cluster",
     "offsets": "Show the committed offsets of connectors (offsets get NAME...)",
     "sandbox": "Start/stop a real local Kafka Connect for demos and tests",
