@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from kcplan.state.backends.s3 import S3Backend
+from kcplan.state.model import State
+from kcplan.state.store import StateStore
 from tests.applyproject import Project, live_config, ok
 from tests.faultproxy import FaultProxy, closed_port_url
 from tests.helpers import file_source, kcplan_env
@@ -286,3 +289,27 @@ def test_lock_timeout_waits_for_a_holder_and_gives_up_naming_it(s3p: S3Project,
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert "1 to add" in out and s3p.state_object(".lock") is None
+
+
+@pytest.mark.parametrize("fault", ["drop", "timeout500"])
+def test_a_lost_answer_to_a_landed_conditional_put_is_not_a_conflict(
+        fault: str, s3_server: S3Server, s3_bucket: str, s3_proxy: FaultProxy,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore retries a PUT whose answer was lost; the retry's condition then fails against our own write
+    (412). The state write and the lock must see that the object holds their own bytes, not someone else's."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    store = StateStore(S3Backend(s3_bucket, KEY, region="us-east-1", endpoint_url=s3_proxy.url))
+    path = rf"^/{s3_bucket}/{KEY}".replace(".", r"\.")
+    s3_proxy.add("PUT", path + r"\.lock(\?|$)", fault)
+    with store.locked("test") as held:
+        lock = json.loads(_objects(s3_server.client(), s3_bucket)[KEY + ".lock"])
+        assert lock["lock_id"] == held.info.lock_id
+        first = store.save(State(kafka_cluster_id="c1"))
+        s3_proxy.add("PUT", path + r"(\?|$)", fault)
+        second = store.save(first.model_copy(update={"kafka_cluster_id": "c2"}))
+    puts = [s.status for s in s3_proxy.seen if s.method == "PUT" and s.path.split("?")[0] == f"/{s3_bucket}/{KEY}"]
+    assert puts[-1] == 412 and len(puts) == 3  # first save; the lost answer; the retry against our own write
+    objects = _objects(s3_server.client(), s3_bucket)
+    assert json.loads(objects[KEY]) == json.loads(second.to_json()) and second.serial == 2
+    assert KEY + ".lock" not in objects  # released

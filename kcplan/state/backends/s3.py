@@ -162,7 +162,15 @@ class S3Backend:
         if previous is not None:
             self._put(f"{self.key}.backup", previous, "writing the backup")
         condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}
-        return self._put(self.key, data, "writing the state", **condition)
+        try:
+            return self._put(self.key, data, "writing the state", **condition)
+        except VersionConflict:
+            # botocore retries a PUT whose answer was lost; when the first attempt had landed, the retry
+            # meets our own write. The bytes hold lineage and serial: equal bytes are our write, not a loss.
+            found = self._get(self.key, "reading the state back")
+            if found is not None and found[0] == data:
+                return found[1]
+            raise
 
     def has_backup(self) -> bool:
         return self._get(f"{self.key}.backup", "reading the backup") is not None
@@ -182,7 +190,8 @@ class S3Backend:
                 self._put(f"{self.key}.lock", body, "taking the lock", IfNoneMatch="*")
                 return S3Lock(self, info)
             except VersionConflict:
-                pass
+                if self.holder() == info:  # a retried PUT whose first attempt (answer lost) took it
+                    return S3Lock(self, info)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise self._held_error(timeout)
