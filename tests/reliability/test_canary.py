@@ -25,7 +25,8 @@ controls prove the scan and the set-up can fail: ``render --show-sensitive`` mus
 canaries, the worker's own trace must hold the ``file`` canary, the proxy must have seen the auth canaries.
 
 Files: every file kcplan wrote (commands run with umask 000) is 0600 and every folder it made 0700 --
-except ``drift --output``, 0644 by design (node_exporter's textfile collector reads it as another user).
+except ``drift --output``, 0644 by design (node_exporter's textfile collector reads it as another user), and
+the schemas ``schemas pull`` writes, 0644 (project sources for git).
 
 The seed (canaries and names) is printed; KCPLAN_RELIABILITY_SEED repeats it; KCPLAN_CANARY_RUNS (default 1)
 repeats the whole scan with fresh canaries.
@@ -57,8 +58,9 @@ from tests.reliability.seeds import base_seed
 RUNS = int(os.environ.get("KCPLAN_CANARY_RUNS", "1"))
 USER = "ops-user"
 DRIFT_OUTPUT_MODE = 0o644  # kcplan/commands/drift.py OUTPUT_MODE: read by node_exporter, holds no secret
-# `schemas pull` writes project sources (for git, no config values) with the umask: 0666 under umask 000
-SCHEMA_MODE_UMASK_000 = 0o666
+# `schemas pull` writes project sources (for git, no config values) 0644 whatever the umask (write_atomic's
+# default): readable like any source file, never world-writable
+SCHEMA_MODE = 0o644
 
 # canaries in connector configs (render --show-sensitive must print each of them)
 CONFIG_LABELS = ("db_pw", "jaas", "ssl_key", "api_token", "ext_secret", "opaque", "hush", "schema_pw",
@@ -495,7 +497,7 @@ def _scenario(lab: Lab) -> None:
 
 
 def _check_modes(lab: Lab) -> None:
-    """Every file kcplan wrote is 0600 (drift --output: 0644 by design; pulled schemas follow the umask),
+    """Every file kcplan wrote is 0600 (drift --output and pulled schemas: 0644 by design),
     every folder it made 0700."""
     wrong: list[str] = []
     checked = 0
@@ -508,7 +510,7 @@ def _check_modes(lab: Lab) -> None:
             if path.name in ("drift.prom", "drift.json"):
                 expected = DRIFT_OUTPUT_MODE
             elif path.parent == lab.project / "schemas":
-                expected = SCHEMA_MODE_UMASK_000
+                expected = SCHEMA_MODE
             checked += 1
             if mode != expected:
                 wrong.append(f"{path}: {mode:o}, expected {expected:o}")
