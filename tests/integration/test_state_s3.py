@@ -251,7 +251,10 @@ def test_no_credential_or_secret_in_output_objects_or_debug_logs(s3p: S3Project,
             ("apply", str(s3p.plan_file), "--debug"), ("status", "-e", "dev", "--debug"),
             ("drift", "-e", "dev", "--debug"), ("state", "list", "-e", "dev"), ("state", "show", "-e", "dev", name),
             ("state", "pull", "-e", "dev"), ("plan", "-e", "dev", "--format", "markdown", "--debug"),
-            ("heal", "-e", "dev", "--dry-run", "--debug"), ("import", "-e", "dev", "--all", "--debug")]
+            ("heal", "-e", "dev", "--dry-run", "--debug"), ("offsets", "get", "-e", "dev", name, "--debug"),
+            ("render", "-e", "dev"), ("state", "force-unlock", "-e", "dev"), ("state", "migrate", "-e", "dev",
+                                                                             "--to", "local", "--debug"),
+            ("import", "-e", "dev", "--all", "--debug"), ("state", "rm", "-e", "dev", name, "--debug")]
     texts = []
     for args in runs:
         result = s3p.kcplan(*args)
