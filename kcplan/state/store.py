@@ -160,13 +160,7 @@ class StateStore:
                     and state.connectors == current.connectors):
                 return current
         new = state.model_copy(update={"serial": current.serial + 1, "format_version": FORMAT_VERSION})
-        data = new.to_json().encode()
-        try:
-            written = self.backend.write(data, version, raw)
-        except VersionConflict:
-            self._cache = None
-            raise self._changed("someone else wrote it, e.g. after a forced unlock") from None
-        self._cache = (written, data, new)
+        self._write(new, version, raw, "someone else wrote it, e.g. after a forced unlock")
         return new
 
     def copy_in(self, state: State) -> bool:
@@ -186,14 +180,19 @@ class StateStore:
                                  f"the source ({state.serial})", "Nothing was copied: migrate the other way.")
             if current.exists and current == state:
                 return False
-            data = state.to_json().encode()
-            try:
-                written = self.backend.write(data, version, raw)
-            except VersionConflict:
-                self._cache = None
-                raise self._changed("someone else wrote it meanwhile") from None
-            self._cache = (written, data, state)
+            self._write(state, version, raw, "someone else wrote it meanwhile")
             return True
+
+    def _write(self, state: State, version: str | None, raw: bytes | None, conflict: str) -> None:
+        """Compare-and-swap ``state`` over the ``version`` read; on a conflict the cache is dropped and the
+        error says ``conflict``."""
+        data = state.to_json().encode()
+        try:
+            written = self.backend.write(data, version, raw)
+        except VersionConflict:
+            self._cache = None
+            raise self._changed(conflict) from None
+        self._cache = (written, data, state)
 
     def _changed(self, detail: str) -> StateError:
         return StateError(f"the state file {self.location} changed since it was read ({detail})",
