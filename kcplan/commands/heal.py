@@ -45,8 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_lock_timeout(parser)
     parser.epilog = (parser.epilog or "") + (
         "\nRestarts FAILED connectors/tasks of managed connectors; attempt k waits k^2+k minutes after the\n"
-        "last restart (0, 2, 6, 12, 20, 30, 42, 56, then 60). Attempts are kept in <state>.heal.json;\n"
-        "a connector healthy at two runs 10 minutes apart has its record forgotten (docs/heal.md).\n"
+        "last restart (0, 2, 6, 12, 20, 30, 42, 56, then 60). Attempts are kept in <state>.heal.json\n"
+        "(beside the state, in its backend: a file or an S3 object); a connector healthy at two runs\n"
+        "10 minutes apart has its record forgotten (docs/heal.md).\n"
         "exit: 0 nothing FAILED, 3 some FAILED connector or task remains (restarted now, waiting for its\n"
         "backoff, or given up), 1 error (with --format prometheus/json the failed run is still reported).\n")
 
@@ -78,12 +79,11 @@ def heal_env(args: argparse.Namespace, env: str, now: float) -> HealReport:
 
     ctx = Context(args.project_dir, env, bool(args.debug))
     store = ctx.state_store()
-    path = attempts.attempts_path(ctx.state_path)
     report = HealReport(env=env, checked_at=now, dry_run=bool(args.dry_run), max_restarts=args.max_restarts)
 
     def run_once() -> HealReport:
         state = store.load()
-        previous = attempts.load(path)
+        previous = attempts.load(store.backend)
         with ctx.client() as client:
             cluster_id = client.server_info().kafka_cluster_id or None
             if state.exists:
@@ -99,10 +99,10 @@ def heal_env(args: argparse.Namespace, env: str, now: float) -> HealReport:
             if args.dry_run:
                 return _with(report, outcome)
             if outcome.record != previous:
-                attempts.save(path, outcome.record)
+                attempts.save(store.backend, outcome.record)
             restarted = _restart(client, outcome, previous)
         if restarted.record != outcome.record:
-            attempts.save(path, restarted.record)
+            attempts.save(store.backend, restarted.record)
         return _with(report, restarted)
 
     if args.dry_run:

@@ -1,34 +1,30 @@
-"""The restarts heal has made, kept across cron runs in ``<state>.heal.json`` beside the state file.
+"""The restarts heal has made, kept across cron runs in ``<state>.heal.json`` beside the state.
 
-Written only by a holder of the state lock (the command takes it), replaced atomically and fsynced
-(kcplan/atomic_write.py) so a kill leaves the old record or the new one, 0600 like the state. A
-missing file is an empty record; an unreadable one is a StateError naming it (heal must not start
-counting from 0 by itself: that would restart a crash-looping connector at once).
+It is a companion of the state in its backend (kcplan/state/backends): a file beside a local state
+(replaced atomically, fsynced, 0600), an object beside an S3 one, so heal run from fresh CI runners
+keeps its backoff. Written only by a holder of the state lock (the command takes it). A missing record
+is empty; an unreadable one is a StateError naming it (heal must not start counting from 0 by itself:
+that would restart a crash-looping connector at once).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from kcplan.atomic_write import write_atomic
 from kcplan.errors import StateError
 from kcplan.heal.policy import Attempts
+from kcplan.state.backends.base import StateBackend
 
 FORMAT_VERSION = 1
-FILE_MODE = 0o600
+SUFFIX = ".heal.json"
 
 
-def attempts_path(state_path: Path) -> Path:
-    return state_path.with_name(state_path.name + ".heal.json")
-
-
-def _unreadable(path: Path, detail: str) -> StateError:
+def _unreadable(where: str, detail: str) -> StateError:
     return StateError(
-        f"cannot read heal's attempts file {path}: {detail}",
-        f"Fix or delete {path} (deleting it forgets the restarts made so far: the next run restarts "
+        f"cannot read heal's attempts file {where}: {detail}",
+        f"Fix or delete {where} (deleting it forgets the restarts made so far: the next run restarts "
         f"every FAILED connector at once), then run 'kcplan heal' again.",
     )
 
@@ -46,24 +42,23 @@ def _attempts(name: str, item: Any) -> Attempts:
     )
 
 
-def load(path: Path) -> dict[str, Attempts]:
-    """The record in ``path``; {} when the file does not exist."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def load(backend: StateBackend) -> dict[str, Attempts]:
+    """The record beside the backend's state; {} when there is none. A backend's read error (it names
+    the file or object) passes through."""
+    where = backend.companion_location(SUFFIX)
+    raw = backend.read_companion(SUFFIX)
+    if raw is None:
         return {}
-    except (OSError, UnicodeError) as exc:
-        raise _unreadable(path, getattr(exc, "strerror", None) or str(exc)) from None
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"not a format_version {FORMAT_VERSION} attempts file")
         connectors = data.get("connectors")
         if not isinstance(connectors, dict):
             raise ValueError("'connectors' is not an object")
         return {str(name): _attempts(name, item) for name, item in connectors.items()}
-    except (ValueError, KeyError, TypeError) as exc:
-        raise _unreadable(path, str(exc)) from None
+    except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _unreadable(where, str(exc)) from None
 
 
 def to_json(record: Mapping[str, Attempts]) -> str:
@@ -75,14 +70,12 @@ def to_json(record: Mapping[str, Attempts]) -> str:
     return json.dumps({"format_version": FORMAT_VERSION, "connectors": connectors}, indent=2) + "\n"
 
 
-def save(path: Path, record: Mapping[str, Attempts]) -> None:
-    """Replace the file atomically (an empty record still writes a file: 'nothing pending')."""
+def save(backend: StateBackend, record: Mapping[str, Attempts]) -> None:
+    """Replace the record (an empty one is still written: 'nothing pending'). A backend's write error
+    (it names the file or object) gets heal's consequence as its hint."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path, to_json(record), mode=FILE_MODE)
-    except OSError as exc:
-        raise StateError(
-            f"could not write heal's attempts file {path}: {exc.strerror or exc}",
-            f"The restarts above were made but not recorded; check free space and permissions of "
-            f"{path.parent}: the next run may restart sooner than the backoff allows.",
-        ) from None
+        backend.write_companion(SUFFIX, to_json(record).encode())
+    except StateError as exc:
+        raise StateError(exc.message, "heal stopped: no further restart was sent, and restarts sent before are "
+                                      "not recorded (the next run may restart sooner than the backoff allows). "
+                                      + (exc.hint or "")) from None

@@ -30,7 +30,7 @@ def _status(url: str, name: str) -> dict[str, Any] | None:
     return reply.json() if reply.status_code == 200 else None
 
 
-def _task_failed(url: str, name: str) -> bool:
+def task_failed(url: str, name: str) -> bool:
     st = _status(url, name)
     return bool(st and st["tasks"] and st["tasks"][0]["state"] == "FAILED")
 
@@ -46,7 +46,7 @@ def make(project: Project, tmp: Path, name: str, *, failing: bool) -> None:
                                                  **(BAD_PRODUCER if failing else {})).items()}
     reply = requests.put(f"{project.worker}/connectors/{name}/config", json=config, timeout=90)
     assert reply.status_code in (200, 201), reply.text
-    check = _task_failed if failing else _running
+    check = task_failed if failing else _running
     wait_until(lambda: check(project.worker, name), f"{name} {'FAILED' if failing else 'RUNNING'}", DEADLINE,
                interval=0.3)
 
@@ -88,7 +88,7 @@ def test_restarts_a_failed_managed_task_then_waits_for_the_backoff(
                                                                                                       False)
     assert attempts_file(project).stat().st_mode & 0o777 == 0o600
     # the worker did restart the task: it fails again, with the same ConfigException
-    wait_until(lambda: _task_failed(project.worker, bad), f"{bad} FAILED again", DEADLINE, interval=0.3)
+    wait_until(lambda: task_failed(project.worker, bad), f"{bad} FAILED again", DEADLINE, interval=0.3)
     assert "Invalid value bogus" in (_status(project.worker, bad) or {})["tasks"][0]["trace"]
 
     code, out, err = heal(project, "--connector", bad)

@@ -3,7 +3,8 @@
 Two checkouts with no shared disk (two CI runners) share one state object; two applies at once: one
 proceeds, the other names the holder; SIGKILL mid-apply: state intact, lock left and reported,
 force-unlock, converge; every S3 failure (unreachable, 403, 500, slow, corrupt or foreign object, missing
-bucket) is one clear error with nothing written; migrate both ways; no AWS credential or secret anywhere.
+bucket) is one clear error with nothing written; migrate both ways; no AWS credential or secret anywhere;
+heal's backoff record lives beside the state object, so a heal from another runner waits its backoff.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from kcplan.state.model import State
 from kcplan.state.store import StateStore
 from tests.applyproject import Project, live_config, ok
 from tests.faultproxy import FaultProxy, closed_port_url
-from tests.helpers import file_source, kcplan_env
+from tests.helpers import file_source, kcplan_env, wait_until
+from tests.integration.test_heal_cli import DEADLINE, make, task_failed
 from tests.s3server import S3Server, s3_error
 
 KEY = "dev/kcplan.state.json"
@@ -316,3 +318,26 @@ def test_a_lost_answer_to_a_landed_conditional_put_is_not_a_conflict(
     objects = _objects(s3_server.client(), s3_bucket)
     assert json.loads(objects[KEY]) == json.loads(second.to_json()) and second.serial == 2
     assert KEY + ".lock" not in objects  # released
+
+
+def test_heal_keeps_its_backoff_record_beside_the_state_object(
+        s3p: S3Project, tmp_path: Path, connect_url: str, unique_name: Callable[..., str]) -> None:
+    """Cron heal on fresh CI runners: the second runner must see the first one's restart and wait."""
+    bad = unique_name("bad")
+    make(s3p, tmp_path, bad, failing=True)
+    ok(s3p.kcplan("import", "-e", "dev", bad))
+    first = s3p.kcplan("heal", "-e", "dev", "--connector", bad)
+    assert (first.returncode, first.stderr) == (3, ""), first.stdout
+    assert first.stdout.splitlines()[1].split()[:2] == [bad, "restarted"]
+    entry = json.loads(s3p.state_object(".heal.json") or b"")["connectors"][bad]
+    assert (entry["restarts"], entry["tasks"]) == (1, [0])
+    assert not list(s3p.root.rglob("*.heal.json"))  # nothing on the runner's disk
+    wait_until(lambda: task_failed(connect_url, bad), f"{bad} FAILED again", DEADLINE, interval=0.3)
+
+    other = S3Project(tmp_path / "b", connect_url, s3p.s3, s3p.bucket)  # another runner: no shared disk
+    second = other.kcplan("heal", "-e", "dev", "--connector", bad)
+    assert (second.returncode, second.stderr) == (3, ""), second.stdout
+    assert second.stdout.splitlines()[1].split()[:2] == [bad, "waiting"]
+    assert "1 restart made; next due" in second.stdout
+    assert json.loads(s3p.state_object(".heal.json") or b"")["connectors"][bad] == entry
+    assert s3p.state_object(".lock") is None

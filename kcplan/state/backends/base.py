@@ -64,6 +64,19 @@ class StateBackend(Protocol):
         the last holder). With ``lock_id`` only the lock of that id is removed."""
         ...
 
+    # Companions: small records kept beside the state (``<state>SUFFIX``, e.g. heal's attempts), written
+    # only by a holder of the state lock, so a plain replace is enough (no version check).
+
+    def companion_location(self, suffix: str) -> str: ...
+
+    def read_companion(self, suffix: str) -> bytes | None:
+        """The companion's bytes, None when there is none; a StateError when it cannot be read."""
+        ...
+
+    def write_companion(self, suffix: str, data: bytes) -> None:
+        """Replace the companion atomically (0600 on disk); a StateError when it cannot be written."""
+        ...
+
 
 def check_lock_id(lock_id: str | None, info: LockInfo | None, location: str) -> None:
     """A force-unlock names the lock it means: refuse when the lock there now has another id."""

@@ -96,3 +96,24 @@ class LocalBackend:
     def force_unlock(self, lock_id: str | None, force: bool) -> tuple[bool | None, LockInfo | None]:
         check_lock_id(lock_id, self.holder(), self.location)
         return state_lock.force_unlock(self.lock_path, force=force)
+
+    def companion_location(self, suffix: str) -> str:
+        return str(self.path.with_name(self.path.name + suffix))
+
+    def read_companion(self, suffix: str) -> bytes | None:
+        path = self.path.with_name(self.path.name + suffix)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+    def write_companion(self, suffix: str, data: bytes) -> None:
+        path = self.path.with_name(self.path.name + suffix)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomic(path, data, mode=FILE_MODE)
+        except OSError as exc:
+            raise StateError(f"could not write {path}: {exc.strerror or exc}",
+                             f"Check free space and permissions of {path.parent}.") from None

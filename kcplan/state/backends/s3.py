@@ -3,6 +3,7 @@
 - State ``<key>``: every write is a conditional PUT (``If-Match`` on the ETag read, ``If-None-Match: *``
   for the first one), so a lost update is impossible even after a forced unlock.
 - Backup ``<key>.backup``: the previous state, written before each new one (bucket versioning keeps more).
+- Companions ``<key>SUFFIX`` (heal's attempts ``<key>.heal.json``): plain PUTs under the state lock.
 - Lock ``<key>.lock``: created with ``If-None-Match: *``, holding who/host/pid/command/since and a lock id.
   A holder that died leaves it: it is reported with its age, never broken silently, and removed with
   ``kcplan state force-unlock LOCK_ID``.
@@ -125,7 +126,8 @@ class S3Backend:
         if code in _DENIED_CODES or status == 403:
             return StateError(f"S3 refused access to the state {self._where} ({what}: {code or status})",
                               f"Check the credentials and that they may read, write and delete {self.key}, "
-                              f"{self.key}.lock and {self.key}.backup. Nothing was changed.")
+                              f"{self.key}.lock and {self.key}.backup ({self.key}.heal.json for heal). "
+                              "Nothing was changed.")
         return StateError(f"S3 answered HTTP {status} for the state {self._where} ({what}: {code or 'no code'})",
                           "Nothing was changed. Run the command again; if it persists, check the S3 service.")
 
@@ -174,6 +176,18 @@ class S3Backend:
 
     def has_backup(self) -> bool:
         return self._get(f"{self.key}.backup", "reading the backup") is not None
+
+    # -- companions (heal's attempts): written under the state lock, so no condition -------------
+
+    def companion_location(self, suffix: str) -> str:
+        return f"{self.location}{suffix}"
+
+    def read_companion(self, suffix: str) -> bytes | None:
+        found = self._get(f"{self.key}{suffix}", f"reading {self.key}{suffix}")
+        return None if found is None else found[0]
+
+    def write_companion(self, suffix: str, data: bytes) -> None:
+        self._put(f"{self.key}{suffix}", data, f"writing {self.key}{suffix}")
 
     # -- the lock --------------------------------------------------------------------------------
 
