@@ -37,7 +37,8 @@ exit codes:
   0  success
   1  error (the message says what happened and what to do next)
   2  changes or drift present (plan --detailed-exitcode, drift)
-  3  done, but something is unhealthy (apply verification, status with FAILED connectors/tasks)
+  3  done, but something is unhealthy (apply verification, status with FAILED connectors/tasks,
+     heal with FAILED connectors/tasks left after its run)
 
 environment variables:
   KCPLAN_ENV           default for -e/--env

@@ -17,6 +17,7 @@ from kcplan.commands._messages import print_warnings
 from kcplan.commands._options import add_lock_timeout, palette
 from kcplan.context import Context
 from kcplan.errors import StateError, UsageError
+from kcplan.heal import attempts
 from kcplan.plan.diff import masked
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
@@ -168,12 +169,24 @@ def _migrate(ctx: Context, to: str, timeout: float) -> int:
             raise StateError(f"nothing to migrate: there is no state at {source.location}",
                              "Check 'state_path' / 'state' in the environment's settings.")
         copied = target.copy_in(state)
+        heal_copied = _copy_heal_record(source, target)
     if not copied:
         print(f"{target.location} holds this state already (lineage {state.lineage}, serial {state.serial}).")
     else:
         print(f"Copied the state of '{ctx.env_name}' (lineage {state.lineage}, serial {state.serial}, "
               f"{len(state.connectors)} connectors) from {source.location} to {target.location}.")
+    if heal_copied:
+        print(f"Copied heal's restart record to {target.backend.companion_location(attempts.SUFFIX)}.")
     print(f"The source {source.location} is left as it was. "
           + (f"Set state.backend: '{to}' in the settings to use the copy."
              if ctx.settings.state.backend != to else "The settings already use the copy."))
     return exit_codes.OK
+
+
+def _copy_heal_record(source: StateStore, target: StateStore) -> bool:
+    """heal's backoff record goes with the state, unless the target has its own already (never overwritten)."""
+    record = source.backend.read_companion(attempts.SUFFIX)
+    if record is None or target.backend.read_companion(attempts.SUFFIX) is not None:
+        return False
+    target.backend.write_companion(attempts.SUFFIX, record)
+    return True

@@ -227,10 +227,15 @@ def test_migrate_both_ways_and_refuse_another_lineage(s3p: S3Project, unique_nam
     s3p.apply()
     local = s3p.root / ".kcplan" / "dev.state.json"
     source = local.read_bytes()
+    heal_record = b'{"format_version": 1, "connectors": {}}\n'
+    local.with_name("dev.state.json.heal.json").write_bytes(heal_record)
     out = ok(s3p.kcplan("state", "migrate", "-e", "dev", "--to", "s3"))
     assert out.startswith(f"Copied the state of 'dev' (lineage {json.loads(source)['lineage']}, serial ")
+    assert f"Copied heal's restart record to s3://{s3p.bucket}/{KEY}.heal.json.\n" in out
     assert local.read_bytes() == source and json.loads(s3p.state_object() or b"") == json.loads(source)
-    assert "already" in ok(s3p.kcplan("state", "migrate", "-e", "dev", "--to", "s3"))
+    assert s3p.state_object(".heal.json") == heal_record
+    again = ok(s3p.kcplan("state", "migrate", "-e", "dev", "--to", "s3"))
+    assert "already" in again and "heal" not in again  # the record there is not overwritten
     s3p.write_settings()
     assert s3p.pending()[0] == 0
 
