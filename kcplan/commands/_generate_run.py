@@ -2,7 +2,8 @@
 
 Nothing is written before every file has been checked: an existing file stops the run (unless
 --force) with nothing changed. Files are written one by one, atomically; when one fails, the files
-this run created are removed again, so a failed run leaves the repository as it was.
+this run created are removed and the ones it overwrote restored, so a failed run leaves the repository
+as it was.
 """
 
 from __future__ import annotations
@@ -65,25 +66,38 @@ def refuse_existing(project_dir: Path, generated: Generated) -> None:
 
 
 def write(ctx: Context, generated: Generated) -> None:
-    """Write the files and SECRETS.md; on failure remove what this run created and raise ConfigError."""
-    created: list[Path] = []
+    """Write the files and SECRETS.md (merged with the one there); see write_files."""
     files = dict(generated.files)
     if generated.secrets:
         doc = secrets_path(ctx)
         existing = doc.read_text(encoding="utf-8") if doc.is_file() else ""
         files[os.path.relpath(doc, ctx.project_dir)] = secrets_markdown(ctx.env_name, generated.secrets, existing)
+    write_files(ctx.project_dir, files)
+
+
+def write_files(project_dir: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (paths relative to ``project_dir``) one by one, atomically. When one fails, the
+    files this run created are removed and the ones it replaced (--force, SECRETS.md) get their old bytes
+    and mode back, then ConfigError: a failed run leaves the repository as it was."""
+    created: list[Path] = []
+    replaced: dict[Path, tuple[bytes, int]] = {}
     try:
         for rel, text in files.items():
-            path = ctx.project_dir / rel
-            new = not path.exists()
+            path = project_dir / rel
+            if path.is_file():
+                replaced.setdefault(path, (path.read_bytes(), path.stat().st_mode & 0o777))
+            else:
+                created.append(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, text)
-            if new:
-                created.append(path)
     except OSError as exc:
         for path in created:
             with contextlib.suppress(OSError):
                 path.unlink()
+        for path, (data, mode) in replaced.items():
+            with contextlib.suppress(OSError):
+                write_atomic(path, data, mode=mode)
         raise ConfigError(f"could not write {exc.filename or 'a generated file'}: {exc.strerror or exc}",
-                          "Nothing was imported and the files this run created were removed; check the "
-                          "folder's permissions and free space, then run the command again.") from None
+                          "Nothing was imported and the repository is as it was (files this run created were "
+                          "removed, files it overwrote restored); check the folder's permissions and free "
+                          "space, then run the command again.") from None
