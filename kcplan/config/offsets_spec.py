@@ -21,10 +21,19 @@ _SHAPES = "{reset: 'TOKEN'} or {id: 'TOKEN', set: [{partition: {...}, offset: {.
 Problems = list[tuple[str, str]]  # (key, message)
 
 
+def _got(value: Any) -> str:
+    """What was given, for messages: 'an empty array', 'a blank string', 'a number'."""
+    if isinstance(value, str) and not value.strip():
+        return "a blank string" if value else "an empty string"
+    if isinstance(value, list | dict) and not value:
+        return f"an empty {'array' if isinstance(value, list) else 'object'}"
+    return json_type(value)
+
+
 def _token(value: Any, key: str, problems: Problems) -> str | None:
     if not isinstance(value, str) or not value.strip():
         problems.append((key, f"must be a non-empty string (the token that makes the operation run once), "
-                              f"got {json_type(value) if not isinstance(value, str) else 'an empty string'}"))
+                              f"got {_got(value)}"))
         return None
     if len(value) > MAX_TOKEN or not value.isprintable():
         problems.append((key, f"must be printable and at most {MAX_TOKEN} characters"))
@@ -34,7 +43,7 @@ def _token(value: Any, key: str, problems: Problems) -> str | None:
 
 def _entries(value: Any, problems: Problems) -> tuple[dict[str, Any], ...]:
     if not isinstance(value, list) or not value:
-        problems.append(("offsets.set", f"must be a non-empty array of {{partition, offset}}, got {json_type(value)}"))
+        problems.append(("offsets.set", f"must be a non-empty array of {{partition, offset}}, got {_got(value)}"))
         return ()
     out: list[dict[str, Any]] = []
     for i, entry in enumerate(value):
@@ -43,7 +52,7 @@ def _entries(value: Any, problems: Problems) -> tuple[dict[str, Any], ...]:
             problems.append((key, "must be an object with exactly the keys partition and offset"))
             continue
         if not isinstance(entry["partition"], dict) or not entry["partition"]:
-            problems.append((key + ".partition", f"must be a non-empty object, got {json_type(entry['partition'])}"))
+            problems.append((key + ".partition", f"must be a non-empty object, got {_got(entry['partition'])}"))
             continue
         if entry["offset"] is not None and not isinstance(entry["offset"], dict):
             problems.append((key + ".offset", f"must be an object or null, got {json_type(entry['offset'])}"))

@@ -25,7 +25,7 @@ from kcplan.config.layout import connectors_folder, discover_in, search_dirs
 from kcplan.config.models import WRAPPER_KEYS, ConnectorSpec
 from kcplan.config.schemas import SchemaSet, load_schemas
 from kcplan.config.sensitive import MASK, SensitiveKeys, is_placeholder
-from kcplan.config.wrapper import wrapper_extras
+from kcplan.config.wrapper import KCPLAN_KEYS, wrapper_extras
 from kcplan.errors import SpecError
 from kcplan.values import json_type, scalar_string
 
@@ -177,7 +177,8 @@ class _Builder:
         extras, extras_problems = wrapper_extras(obj, wrapped)
         for key, message in extras_problems:
             item.problem(message, key)
-        config = self._config(item, raw, name)
+        # in the flat form kcplan's keys were refused above: not also judged as Connect values
+        config = self._config(item, raw, name, skip=() if wrapped else KCPLAN_KEYS)
         cls = config.get("connector.class")
         if cls is None:
             item.problem("missing", "connector.class")
@@ -223,10 +224,11 @@ class _Builder:
         item.label = f"connector {name!r}"
         return name
 
-    def _config(self, item: _Item, raw: dict[str, Any], name: str | None) -> dict[str, str]:
+    def _config(self, item: _Item, raw: dict[str, Any], name: str | None,
+                skip: tuple[str, ...] = ()) -> dict[str, str]:
         config: dict[str, str] = {}
         for key, value in raw.items():
-            if key == "name":
+            if key == "name" or key in skip:
                 continue
             text = self._value(item, key, value)
             if text is not None:

@@ -25,7 +25,7 @@ def wrapper_extras(obj: dict[str, Any], wrapped: bool) -> tuple[dict[str, Any] |
         for key in KCPLAN_KEYS:
             if key in obj:
                 problems.append((key, "is a kcplan setting, not a Connect config key: use the wrapped form "
-                                      "{name, config: {...}, state, lifecycle}"))
+                                      "{name, config: {...}, state, lifecycle, offsets, canary}"))
         return (None if problems else {}), problems
     allowed = ", ".join(WRAPPER_KEYS)
     for key in sorted(set(obj) - set(WRAPPER_KEYS)):

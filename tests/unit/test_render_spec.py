@@ -223,7 +223,7 @@ def test_wrapped_form_config_must_be_an_object(tmp_path: Path) -> None:
 def test_kcplan_settings_in_the_flat_form_are_rejected(tmp_path: Path) -> None:
     assert problems(tmp_path, f"{{name: 'n', 'connector.class': '{SINK}', state: 'PAUSED'}}") == [
         f"{F}: connector 'n': key 'state': is a kcplan setting, not a Connect config key: use the wrapped "
-        "form {name, config: {...}, state, lifecycle}"]
+        "form {name, config: {...}, state, lifecycle, offsets, canary}"]
 
 
 def test_all_problems_of_all_files_are_reported_together(tmp_path: Path) -> None:
