@@ -388,6 +388,12 @@ def _scenario(lab: Lab) -> None:
     proxy.add("GET", r"^/connectors", "rebalance")
     proxy.add("GET", r"^/connectors", "nonjson", status=502)
     lab.run("status", "-e", "dev", "--debug", "--traces", codes=(3,))
+    # heal restarts the FAILED sink (its trace holds a canary), then waits for its backoff
+    lab.both("heal", "-e", "dev", "--connector", n["bad"], codes=(3,))
+    lab.run("heal", "-e", "dev", "--format", "json", codes=(3,))
+    lab.run("heal", "-e", "dev", "--format", "prometheus", "--debug", codes=(3,))
+    assert any(s.method == "POST" and s.path.startswith(f"/connectors/{n['bad']}/restart") for s in proxy.seen), \
+        "control: heal restarted the failed sink"
     drift_out = lab.project / "drift.prom"
     lab.both("drift", "-e", "dev")
     lab.run("drift", "-e", "dev", "--format", "json")
@@ -407,6 +413,15 @@ def _scenario(lab: Lab) -> None:
     lab.both("state", "-e", "dev", "show", n["src"])
     lab.run("state", "-e", "dev", "rm", n["imp"])
     lab.both("state", "-e", "dev", "force-unlock")
+    # import --generate writes Jsonnet and SECRETS.md: the password must become a variable reference
+    connectors = lab.project / "environments" / "dev" / "connectors"
+    lab.run("import", "-e", "dev", n["imp"], "--generate", "--dry-run")
+    lab.run("import", "-e", "dev", n["imp"], "--generate", "--debug")
+    generated = [p for p in connectors.iterdir() if p not in lab.inputs]
+    assert len(generated) == 1 and "std.extVar(" in generated[0].read_text(), "control: a file was generated"
+    lab.run("state", "-e", "dev", "rm", n["imp"])
+    for path in [*generated, lab.project / "environments" / "dev" / "SECRETS.md"]:
+        path.unlink()  # generated source goes to Git (0644, not kcplan's private files); the user moves it away
 
     # -- user:password@ in a Connect URL that answers (plans show and store the URL) ----------------------
     with_user = {"KCPLAN_CONNECT_URL": proxy.url.replace("http://", f"http://{USER}:{quote(c['url_pw'], safe='')}@"),
