@@ -29,6 +29,7 @@ from kcplan.selection import literal, selector
 from kcplan.state.digest import new_salt
 from kcplan.state.model import ManagedConnector, State, utc_now
 from kcplan.views.generate_view import render_generated
+from kcplan.views.import_json import import_json
 from kcplan.views.plan_view import render_plan
 
 
@@ -46,6 +47,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="with --generate: list the files and variables, write and import nothing")
     parser.add_argument("--force", action="store_true", help="with --generate: overwrite existing files")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (imported connectors, generated files, variable names, "
+                             "the plan of the imported ones) instead of the text report")
     add_lock_timeout(parser)
     add_render_options(parser)
 
@@ -103,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
             warnings = []
             if args.dry_run:
                 print_warnings(list(desired.warnings))
-                sys.stdout.write(_report(ctx, generated, dry_run=True))
+                if args.json:
+                    sys.stdout.write(import_json(env=ctx.env_name, dry_run=True, imported=todo, already_managed=already,
+                                                 not_declared=[], state_serial=prior.serial if prior.exists else None,
+                                                 generated=generated, secrets_file=_secrets_file(ctx), plan=None))
+                else:
+                    sys.stdout.write(_report(ctx, generated, dry_run=True))
                 return exit_codes.OK
             gen.write(ctx, generated)
         saved = store.save(_recorded(prior, todo, live, desired, sensitive, cluster_id)) if todo else prior
@@ -111,20 +120,26 @@ def run(args: argparse.Namespace) -> int:
     for name in already:
         print(f"{name}: already managed, left as it is.", file=sys.stderr)
     if generated is not None and generated.files:
-        sys.stdout.write(_report(ctx, generated, dry_run=False) + "\n")
+        if not args.json:
+            sys.stdout.write(_report(ctx, generated, dry_run=False) + "\n")
         desired = _render_generated(args, ctx, generated)
     print_warnings(list(desired.warnings))
-    if not todo:
-        print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
-        return exit_codes.OK
-    print(f"Imported {len(todo)} connector{'s' if len(todo) != 1 else ''} into the state of '{ctx.env_name}' "
-          f"(serial {saved.serial}): {', '.join(todo)}")
     undeclared = [n for n in todo if n not in desired.connectors]
     if undeclared:
         print_warnings([f"not declared in the code, so the next apply would delete them: {', '.join(undeclared)}"])
     plan = build_plan(desired.connectors, sensitive, saved, live, env=ctx.env_name,
                       kafka_cluster_id=cluster_id, connect_urls=shown_urls(ctx),
-                      targets=[literal(n) for n in todo])
+                      targets=[literal(n) for n in todo]) if todo else None
+    if args.json:
+        sys.stdout.write(import_json(env=ctx.env_name, dry_run=False, imported=todo, already_managed=already,
+                                     not_declared=undeclared, state_serial=saved.serial if saved.exists else None,
+                                     generated=generated, secrets_file=_secrets_file(ctx), plan=plan))
+        return exit_codes.OK
+    if plan is None:
+        print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
+        return exit_codes.OK
+    print(f"Imported {len(todo)} connector{'s' if len(todo) != 1 else ''} into the state of '{ctx.env_name}' "
+          f"(serial {saved.serial}): {', '.join(todo)}")
     print("\nWhat the code would change about them:\n")
     sys.stdout.write(render_plan(plan, palette(args)))
     return exit_codes.OK
@@ -144,9 +159,12 @@ def _recorded(prior: State, todo: list[str], live: dict[str, LiveConnector], des
     return state
 
 
+def _secrets_file(ctx: Context) -> str:
+    return os.path.relpath(gen.secrets_path(ctx), ctx.project_dir)
+
+
 def _report(ctx: Context, generated: Generated, dry_run: bool) -> str:
-    shown = os.path.relpath(gen.secrets_path(ctx), ctx.project_dir)
-    return render_generated(generated, env=ctx.env_name, secrets_file=shown, dry_run=dry_run)
+    return render_generated(generated, env=ctx.env_name, secrets_file=_secrets_file(ctx), dry_run=dry_run)
 
 
 def _render_generated(args: argparse.Namespace, ctx: Context, generated: Generated) -> Desired:

@@ -10,6 +10,7 @@ sees exactly these connectors.
 
 from __future__ import annotations
 
+import json
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -224,6 +225,40 @@ def test_rerun_is_refused_without_force(
                                                                   if k != "dev/SECRETS.md"}
     assert ok(kcplan(root, "plan", "-e", "dev", "--detailed-exitcode", env=VARIABLES)).endswith(
         "\nNo changes. The cluster matches the configuration.\n")
+
+
+def test_json_report_names_files_and_variables_never_a_value(
+        sandbox: SandboxInfo, cluster: dict[str, dict[str, str]], tmp_path: Path) -> None:
+    root = write_project(tmp_path / "proj", f"{{ connect_url: '{sandbox.url}' }}\n")
+    generated = {
+        "files": [{"path": "environments/dev/connectors/src-03.jsonnet", "kind": "connector", "connector": "src-03"},
+                  {"path": "environments/dev/connectors/src-04.jsonnet", "kind": "connector", "connector": "src-04"}],
+        "variables": [{"name": "KCPLAN_SECRET_SRC_03__CONNECTION_PASSWORD", "connector": "src-03",
+                       "key": "connection.password"}],
+        "secrets_file": "environments/dev/SECRETS.md",
+    }
+    expected = {"format_version": 1, "env": "dev", "dry_run": True, "imported": ["src-03", "src-04"],
+                "already_managed": [], "not_declared": [], "state_serial": None, "generated": generated,
+                "plan": None}
+    dry = kcplan(root, "import", "-e", "dev", "--generate", "src-03", "src-04", "--dry-run", "--json")
+    assert json.loads(ok(dry)) == expected
+    assert files_under(root / "environments") == {"dev/kcplan.jsonnet": f"{{ connect_url: '{sandbox.url}' }}\n"}
+    assert not (root / ".kcplan" / "dev.state.json").exists()  # the folder holds the lock file
+
+    done = kcplan(root, "import", "-e", "dev", "--generate", "src-03", "src-04", "--json", env=VARIABLES)
+    report = json.loads(ok(done))
+    plan = report.pop("plan")
+    assert report == {**{k: v for k, v in expected.items() if k != "plan"}, "dry_run": False, "state_serial": 1}
+    both = ["src-03", "src-04"]
+    assert (plan["env"], plan["has_changes"], plan["targets"], plan["unchanged"]) == ("dev", False, both, both)
+    assert sorted(files_under(root / "environments")) == ["dev/SECRETS.md", "dev/connectors/src-03.jsonnet",
+                                                          "dev/connectors/src-04.jsonnet", "dev/kcplan.jsonnet"]
+    no_secret_in(dry.stdout, dry.stderr, done.stdout, done.stderr)
+
+    again = json.loads(ok(kcplan(root, "import", "-e", "dev", "src-03", "--json", env=VARIABLES)))
+    assert again == {"format_version": 1, "env": "dev", "dry_run": False, "imported": [],
+                     "already_managed": ["src-03"], "not_declared": [], "state_serial": 1, "generated": None,
+                     "plan": None}
 
 
 def test_seed_style_repo_plans_empty(sandbox: SandboxInfo, tmp_path: Path) -> None:
