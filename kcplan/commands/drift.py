@@ -9,26 +9,23 @@ atomically (node_exporter's textfile collector must never read half a file). Whe
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from kcplan import exit_codes
-from kcplan.atomic_write import write_atomic
 from kcplan.commands._environments import concurrently, env_names
 from kcplan.commands._messages import print_error
 from kcplan.commands._options import palette
+from kcplan.commands._output import add_output, emit, refuse_folder
 from kcplan.context import Context
-from kcplan.errors import KcplanError, StateError, UsageError
+from kcplan.errors import KcplanError, StateError
 from kcplan.plan.cluster_guard import check_same_cluster
 from kcplan.selection import select
 from kcplan.views import drift_view
 from kcplan.views.drift_view import DriftCheck
 from kcplan.views.style import PLAIN
-
-OUTPUT_MODE = 0o644  # node_exporter usually runs as another user than the cron job
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -37,8 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connector", action="append", default=[], metavar="NAME_OR_GLOB",
                         help="only these connectors, managed or not (repeatable, shell globs); e.g. the "
                              "connectors of one team on a shared cluster")
-    parser.add_argument("--output", metavar="FILE", type=Path,
-                        help="write the report to FILE instead of stdout, atomically (temp file + rename)")
+    add_output(parser)
     parser.epilog = (parser.epilog or "") + (
         "\nCompares the live cluster with the state file (what kcplan last applied), not with the code.\n"
         "Drift kinds: changed (config keys), deleted, run_state (paused/stopped/resumed), unmanaged.\n"
@@ -76,19 +72,9 @@ def check_env(project_dir: Path, env: str, patterns: Sequence[str] = (), debug: 
     return DriftCheck(env=env, checked_at=time.time(), report=detect(env, state, live, sensitive))
 
 
-def _write_output(path: Path, text: str) -> None:
-    try:
-        write_atomic(path, text, mode=OUTPUT_MODE)
-    except OSError as exc:
-        raise UsageError(f"cannot write --output {path}: {exc.strerror or exc}",
-                         f"Check that the folder {path.parent} exists and is writable.") from None
-
-
 def run(args: argparse.Namespace) -> int:
     envs = env_names(args)
-    if args.output is not None and args.output.is_dir():
-        raise UsageError(f"--output {args.output} is a folder",
-                         "Give a file name, e.g. --output /var/lib/node_exporter/textfile/kcplan.prom.")
+    refuse_folder(args.output)
 
     def one(env: str) -> DriftCheck:
         try:
@@ -109,10 +95,7 @@ def run(args: argparse.Namespace) -> int:
         text = ""  # the errors are on stderr; a table would be empty
     else:
         text = drift_view.render_table(checks, palette(args) if args.output is None else PLAIN) + "\n"
-    if args.output is not None:
-        _write_output(args.output, text)
-    else:
-        sys.stdout.write(text)
+    emit(args.output, text)
     if failed:
         return exit_codes.ERROR
     return exit_codes.CHANGES if any(c.report is not None and c.report.has_drift for c in checks) else exit_codes.OK

@@ -11,7 +11,6 @@ The record is written BEFORE the restarts are sent, so a kill in between errs on
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import traceback
 from dataclasses import replace
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from kcplan import exit_codes
 from kcplan.commands._messages import print_error, print_warnings
 from kcplan.commands._options import add_lock_timeout, whole_number
+from kcplan.commands._output import add_output, emit, refuse_folder
 from kcplan.context import Context
 from kcplan.errors import ApiError, ConnectionFailed, KcplanError, StateError, UnknownOutcome, UsageError
 from kcplan.heal import attempts
@@ -42,6 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-unmanaged", action="store_true",
                         help="heal connectors that are not in the state too (default: report them only)")
     parser.add_argument("--format", choices=("text", "json", "prometheus"), default="text")
+    add_output(parser)
     add_lock_timeout(parser)
     parser.epilog = (parser.epilog or "") + (
         "\nRestarts FAILED connectors/tasks of managed connectors; attempt k waits k^2+k minutes after the\n"
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("heal takes one environment (-e NAME)", "Run one 'kcplan heal -e NAME' per environment.")
     env = args.env or ""
     now = time.time()
+    refuse_folder(args.output)
     try:
         if not env:
             from kcplan.context import require_env
@@ -134,11 +136,11 @@ def run(args: argparse.Namespace) -> int:
         report = HealReport(env=env, checked_at=now, error=exc.message, dry_run=bool(args.dry_run),
                             max_restarts=args.max_restarts)
     if args.format == "prometheus":
-        sys.stdout.write(heal_view.render_prometheus(report))
+        emit(args.output, heal_view.render_prometheus(report))
     elif args.format == "json":
-        sys.stdout.write(heal_view.render_json(report) + "\n")
+        emit(args.output, heal_view.render_json(report) + "\n")
     else:
-        sys.stdout.write(heal_view.render_text(report) + "\n")
+        emit(args.output, heal_view.render_text(report) + "\n")
     assert report.outcome is not None or report.error is not None
     if report.outcome is None:
         return exit_codes.ERROR

@@ -160,6 +160,25 @@ def test_nothing_failed_exits_0(project: Project, proxy: FaultProxy, tmp_path: P
     assert [s for s in proxy.seen if s.method == "POST"] == []
 
 
+def test_output_file_is_written_atomically_for_node_exporter(project: Project, tmp_path: Path,
+                                                            unique_name: Callable[..., str]) -> None:
+    fine = unique_name("fine")
+    make(project, tmp_path, fine, failing=False)
+    manage(project, fine)
+    report = tmp_path / "textfile" / "kcplan_heal_dev.prom"
+    report.parent.mkdir()
+    code, out, err = heal(project, "--connector", fine, "--format", "prometheus", "--output", str(report))
+    assert (code, out, err) == (0, "", "")
+    assert 'kcplan_heal_check_success{env="dev"} 1\n' in report.read_text()
+    assert report.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in report.parent.iterdir()] == [report.name]  # no temp file left
+
+    code, out, err = heal(project, "--output", str(report.parent))
+    assert (code, out) == (1, "")
+    assert err == (f"Error: --output {report.parent} is a folder\n"
+                   "Give a file name, e.g. --output /var/lib/node_exporter/textfile/kcplan.prom.\n")
+
+
 def test_errors_are_one_message_and_exit_1(project: Project, tmp_path: Path,
                                            unique_name: Callable[..., str]) -> None:
     fine = unique_name("fine")
