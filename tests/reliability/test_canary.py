@@ -57,7 +57,7 @@ from tests.reliability.seeds import base_seed
 
 RUNS = int(os.environ.get("KCPLAN_CANARY_RUNS", "1"))
 USER = "ops-user"
-DRIFT_OUTPUT_MODE = 0o644  # kcplan/commands/drift.py OUTPUT_MODE: read by node_exporter, holds no secret
+DRIFT_OUTPUT_MODE = 0o644  # kcplan/commands/_output.py OUTPUT_MODE: read by node_exporter, holds no secret
 # `schemas pull` writes project sources (for git, no config values) 0644 whatever the umask (write_atomic's
 # default): readable like any source file, never world-writable
 SCHEMA_MODE = 0o644
