@@ -136,11 +136,10 @@ def run(args: argparse.Namespace) -> int:
         report = HealReport(env=env, checked_at=now, error=exc.message, dry_run=bool(args.dry_run),
                             max_restarts=args.max_restarts)
     if args.format == "prometheus":
-        emit(args.output, heal_view.render_prometheus(report))
-    elif args.format == "json":
-        emit(args.output, heal_view.render_json(report) + "\n")
+        text = heal_view.render_prometheus(report)
     else:
-        emit(args.output, heal_view.render_text(report) + "\n")
+        text = (heal_view.render_json if args.format == "json" else heal_view.render_text)(report) + "\n"
+    emit(args.output, text)
     assert report.outcome is not None or report.error is not None
     if report.outcome is None:
         return exit_codes.ERROR

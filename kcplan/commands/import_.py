@@ -24,6 +24,7 @@ from kcplan.context import Context
 from kcplan.errors import UsageError
 from kcplan.generate.build import Generated
 from kcplan.plan.cluster_guard import check_same_cluster
+from kcplan.plan.model import Plan
 from kcplan.plan.planner import build_plan, live_run_state
 from kcplan.selection import literal, selector
 from kcplan.state.digest import new_salt
@@ -108,9 +109,8 @@ def run(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print_warnings(list(desired.warnings))
                 if args.json:
-                    sys.stdout.write(import_json(env=ctx.env_name, dry_run=True, imported=todo, already_managed=already,
-                                                 not_declared=[], state_serial=prior.serial if prior.exists else None,
-                                                 generated=generated, secrets_file=_secrets_file(ctx), plan=None))
+                    _print_json(ctx, prior, dry_run=True, imported=todo, already=already, not_declared=[],
+                                generated=generated, plan=None)
                 else:
                     sys.stdout.write(_report(ctx, generated, dry_run=True))
                 return exit_codes.OK
@@ -131,9 +131,8 @@ def run(args: argparse.Namespace) -> int:
                       kafka_cluster_id=cluster_id, connect_urls=shown_urls(ctx),
                       targets=[literal(n) for n in todo]) if todo else None
     if args.json:
-        sys.stdout.write(import_json(env=ctx.env_name, dry_run=False, imported=todo, already_managed=already,
-                                     not_declared=undeclared, state_serial=saved.serial if saved.exists else None,
-                                     generated=generated, secrets_file=_secrets_file(ctx), plan=plan))
+        _print_json(ctx, saved, dry_run=False, imported=todo, already=already, not_declared=undeclared,
+                    generated=generated, plan=plan)
         return exit_codes.OK
     if plan is None:
         print("Nothing imported." if not args.all else "Nothing to import: kcplan manages every live connector.")
@@ -161,6 +160,13 @@ def _recorded(prior: State, todo: list[str], live: dict[str, LiveConnector], des
 
 def _secrets_file(ctx: Context) -> str:
     return os.path.relpath(gen.secrets_path(ctx), ctx.project_dir)
+
+
+def _print_json(ctx: Context, state: State, *, dry_run: bool, imported: list[str], already: list[str],
+                not_declared: list[str], generated: Generated | None, plan: Plan | None) -> None:
+    sys.stdout.write(import_json(env=ctx.env_name, dry_run=dry_run, imported=imported, already_managed=already,
+                                 not_declared=not_declared, state_serial=state.serial if state.exists else None,
+                                 generated=generated, secrets_file=_secrets_file(ctx), plan=plan))
 
 
 def _report(ctx: Context, generated: Generated, dry_run: bool) -> str:

@@ -45,7 +45,6 @@ def _attempts(name: str, item: Any) -> Attempts:
 def load(backend: StateBackend) -> dict[str, Attempts]:
     """The record beside the backend's state; {} when there is none. A backend's read error (it names
     the file or object) passes through."""
-    where = backend.companion_location(SUFFIX)
     raw = backend.read_companion(SUFFIX)
     if raw is None:
         return {}
@@ -58,7 +57,7 @@ def load(backend: StateBackend) -> dict[str, Attempts]:
             raise ValueError("'connectors' is not an object")
         return {str(name): _attempts(name, item) for name, item in connectors.items()}
     except (ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
-        raise _unreadable(where, str(exc)) from None
+        raise _unreadable(backend.companion_location(SUFFIX), str(exc)) from None
 
 
 def to_json(record: Mapping[str, Attempts]) -> str:

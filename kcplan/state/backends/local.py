@@ -35,8 +35,8 @@ class LocalBackend:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.backup_path = self.path.with_name(self.path.name + ".backup")
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.backup_path = self._beside(".backup")
+        self.lock_path = self._beside(".lock")
         self.location = str(self.path)
         self.backup_location = str(self.backup_path)
 
@@ -97,11 +97,15 @@ class LocalBackend:
         check_lock_id(lock_id, self.holder(), self.location)
         return state_lock.force_unlock(self.lock_path, force=force)
 
+    def _beside(self, suffix: str) -> Path:
+        """``<state>SUFFIX`` in the state's folder: the backup, the lock and the companions."""
+        return self.path.with_name(self.path.name + suffix)
+
     def companion_location(self, suffix: str) -> str:
-        return str(self.path.with_name(self.path.name + suffix))
+        return str(self._beside(suffix))
 
     def read_companion(self, suffix: str) -> bytes | None:
-        path = self.path.with_name(self.path.name + suffix)
+        path = self._beside(suffix)
         try:
             return path.read_bytes()
         except FileNotFoundError:
@@ -110,7 +114,7 @@ class LocalBackend:
             raise StateError(f"cannot read {path}: {exc.strerror or exc}") from None
 
     def write_companion(self, suffix: str, data: bytes) -> None:
-        path = self.path.with_name(self.path.name + suffix)
+        path = self._beside(suffix)
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             write_atomic(path, data, mode=FILE_MODE)
