@@ -15,7 +15,17 @@ from typing import Any
 import requests
 
 from tests.faultproxy import FaultProxy
-from tests.helpers import SINK, SRC, file_sink, file_source, kcplan_argv, kcplan_env, run_kcplan, write_project
+from tests.helpers import (
+    SINK,
+    SRC,
+    file_sink,
+    file_source,
+    kcplan_argv,
+    kcplan_env,
+    run_kcplan,
+    wait_until,
+    write_project,
+)
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -156,3 +166,36 @@ def assert_converged(project: Project, desired: dict[str, dict[str, Any]], *, na
         for key, value in recorded.items():
             assert value == live[name][key] or str(value).startswith("hmac-sha256:"), (name, key)
     return extra
+
+
+# -- connectors made by hand, healthy or failing (heal's tests) -----------------------------------------
+
+BAD_PRODUCER = {"producer.override.acks": "bogus"}  # the task fails at start with a ConfigException
+STATUS_DEADLINE = 90.0
+
+
+def connector_status(url: str, name: str) -> dict[str, Any] | None:
+    reply = requests.get(f"{url}/connectors/{name}/status", timeout=30)
+    return reply.json() if reply.status_code == 200 else None
+
+
+def task_failed(url: str, name: str) -> bool:
+    st = connector_status(url, name)
+    return bool(st and st["tasks"] and st["tasks"][0]["state"] == "FAILED")
+
+
+def running(url: str, name: str) -> bool:
+    st = connector_status(url, name)
+    return bool(st and st["connector"]["state"] == "RUNNING" and st["tasks"]
+                and all(t["state"] == "RUNNING" for t in st["tasks"]))
+
+
+def make_file_source(project: Project, tmp: Path, name: str, *, failing: bool) -> None:
+    """A FileStreamSource made by hand (like curl), RUNNING, or with its task FAILED at start."""
+    config = {k: str(v) for k, v in file_source(tmp / f"{name}.txt", f"{name}-topic", 1,
+                                                 **(BAD_PRODUCER if failing else {})).items()}
+    reply = requests.put(f"{project.worker}/connectors/{name}/config", json=config, timeout=90)
+    assert reply.status_code in (200, 201), reply.text
+    check = task_failed if failing else running
+    wait_until(lambda: check(project.worker, name), f"{name} {'FAILED' if failing else 'RUNNING'}", STATUS_DEADLINE,
+               interval=0.3)

@@ -12,43 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import requests
 
 from kcplan.state import lock as state_lock
-from tests.applyproject import Project
+from tests.applyproject import STATUS_DEADLINE, Project, connector_status, make_file_source, task_failed
 from tests.faultproxy import FaultProxy, closed_port_url
-from tests.helpers import file_source, wait_until, write_settings
-
-BAD_PRODUCER = {"producer.override.acks": "bogus"}  # the task fails at start with a ConfigException
-DEADLINE = 90.0
-
-
-def _status(url: str, name: str) -> dict[str, Any] | None:
-    reply = requests.get(f"{url}/connectors/{name}/status", timeout=30)
-    return reply.json() if reply.status_code == 200 else None
-
-
-def task_failed(url: str, name: str) -> bool:
-    st = _status(url, name)
-    return bool(st and st["tasks"] and st["tasks"][0]["state"] == "FAILED")
-
-
-def _running(url: str, name: str) -> bool:
-    st = _status(url, name)
-    return bool(st and st["connector"]["state"] == "RUNNING" and st["tasks"]
-                and all(t["state"] == "RUNNING" for t in st["tasks"]))
-
-
-def make(project: Project, tmp: Path, name: str, *, failing: bool) -> None:
-    config = {k: str(v) for k, v in file_source(tmp / f"{name}.txt", f"{name}-topic", 1,
-                                                 **(BAD_PRODUCER if failing else {})).items()}
-    reply = requests.put(f"{project.worker}/connectors/{name}/config", json=config, timeout=90)
-    assert reply.status_code in (200, 201), reply.text
-    check = task_failed if failing else _running
-    wait_until(lambda: check(project.worker, name), f"{name} {'FAILED' if failing else 'RUNNING'}", DEADLINE,
-               interval=0.3)
+from tests.helpers import wait_until, write_settings
 
 
 def manage(project: Project, *names: str) -> None:
@@ -73,7 +41,7 @@ def attempts_file(project: Project) -> Path:
 def test_restarts_a_failed_managed_task_then_waits_for_the_backoff(
         project: Project, proxy: FaultProxy, tmp_path: Path, unique_name: Callable[..., str]) -> None:
     bad = unique_name("bad")
-    make(project, tmp_path, bad, failing=True)
+    make_file_source(project, tmp_path, bad, failing=True)
     manage(project, bad)
 
     code, out, err = heal(project, "--connector", bad)
@@ -88,8 +56,8 @@ def test_restarts_a_failed_managed_task_then_waits_for_the_backoff(
                                                                                                       False)
     assert attempts_file(project).stat().st_mode & 0o777 == 0o600
     # the worker did restart the task: it fails again, with the same ConfigException
-    wait_until(lambda: task_failed(project.worker, bad), f"{bad} FAILED again", DEADLINE, interval=0.3)
-    assert "Invalid value bogus" in (_status(project.worker, bad) or {})["tasks"][0]["trace"]
+    wait_until(lambda: task_failed(project.worker, bad), f"{bad} FAILED again", STATUS_DEADLINE, interval=0.3)
+    assert "Invalid value bogus" in (connector_status(project.worker, bad) or {})["tasks"][0]["trace"]
 
     code, out, err = heal(project, "--connector", bad)
     assert (code, err) == (3, "")
@@ -108,7 +76,7 @@ def test_restarts_a_failed_managed_task_then_waits_for_the_backoff(
 def test_dry_run_restarts_nothing_and_writes_nothing(
         project: Project, proxy: FaultProxy, tmp_path: Path, unique_name: Callable[..., str]) -> None:
     bad = unique_name("bad")
-    make(project, tmp_path, bad, failing=True)
+    make_file_source(project, tmp_path, bad, failing=True)
     manage(project, bad)
     code, out, err = heal(project, "--connector", bad, "--dry-run")
     assert (code, err) == (3, "")
@@ -121,9 +89,9 @@ def test_dry_run_restarts_nothing_and_writes_nothing(
 def test_unmanaged_failed_connector_is_untouched_and_formats_parse(
         project: Project, proxy: FaultProxy, tmp_path: Path, unique_name: Callable[..., str]) -> None:
     mine, theirs, fine = unique_name("mine"), unique_name("theirs"), unique_name("fine")
-    make(project, tmp_path, mine, failing=True)
-    make(project, tmp_path, theirs, failing=True)
-    make(project, tmp_path, fine, failing=False)
+    make_file_source(project, tmp_path, mine, failing=True)
+    make_file_source(project, tmp_path, theirs, failing=True)
+    make_file_source(project, tmp_path, fine, failing=False)
     manage(project, mine, fine)
 
     code, out, _ = heal(project, "--connector", mine, "--connector", theirs, "--connector", fine,
@@ -153,7 +121,7 @@ def test_unmanaged_failed_connector_is_untouched_and_formats_parse(
 def test_nothing_failed_exits_0(project: Project, proxy: FaultProxy, tmp_path: Path,
                                 unique_name: Callable[..., str]) -> None:
     fine = unique_name("fine")
-    make(project, tmp_path, fine, failing=False)
+    make_file_source(project, tmp_path, fine, failing=False)
     manage(project, fine)
     code, out, err = heal(project, "--connector", fine)
     assert (code, out, err) == (0, "dev: nothing FAILED among the connectors heal looks after.\n", "")
@@ -163,7 +131,7 @@ def test_nothing_failed_exits_0(project: Project, proxy: FaultProxy, tmp_path: P
 def test_output_file_is_written_atomically_for_node_exporter(project: Project, tmp_path: Path,
                                                             unique_name: Callable[..., str]) -> None:
     fine = unique_name("fine")
-    make(project, tmp_path, fine, failing=False)
+    make_file_source(project, tmp_path, fine, failing=False)
     manage(project, fine)
     report = tmp_path / "textfile" / "kcplan_heal_dev.prom"
     report.parent.mkdir()
@@ -182,7 +150,7 @@ def test_output_file_is_written_atomically_for_node_exporter(project: Project, t
 def test_errors_are_one_message_and_exit_1(project: Project, tmp_path: Path,
                                            unique_name: Callable[..., str]) -> None:
     fine = unique_name("fine")
-    make(project, tmp_path, fine, failing=False)
+    make_file_source(project, tmp_path, fine, failing=False)
     manage(project, fine)
 
     attempts_file(project).write_text("{not json")

@@ -24,10 +24,9 @@ from botocore.exceptions import ClientError
 from kcplan.state.backends.s3 import S3Backend
 from kcplan.state.model import State
 from kcplan.state.store import StateStore
-from tests.applyproject import Project, live_config, ok
+from tests.applyproject import STATUS_DEADLINE, Project, live_config, make_file_source, ok, task_failed
 from tests.faultproxy import FaultProxy, closed_port_url
 from tests.helpers import file_source, kcplan_env, wait_until
-from tests.integration.test_heal_cli import DEADLINE, make, task_failed
 from tests.s3server import S3Server, s3_error
 
 KEY = "dev/kcplan.state.json"
@@ -329,7 +328,7 @@ def test_heal_keeps_its_backoff_record_beside_the_state_object(
         s3p: S3Project, tmp_path: Path, connect_url: str, unique_name: Callable[..., str]) -> None:
     """Cron heal on fresh CI runners: the second runner must see the first one's restart and wait."""
     bad = unique_name("bad")
-    make(s3p, tmp_path, bad, failing=True)
+    make_file_source(s3p, tmp_path, bad, failing=True)
     ok(s3p.kcplan("import", "-e", "dev", bad))
     first = s3p.kcplan("heal", "-e", "dev", "--connector", bad)
     assert (first.returncode, first.stderr) == (3, ""), first.stdout
@@ -337,7 +336,7 @@ def test_heal_keeps_its_backoff_record_beside_the_state_object(
     entry = json.loads(s3p.state_object(".heal.json") or b"")["connectors"][bad]
     assert (entry["restarts"], entry["tasks"]) == (1, [0])
     assert not list(s3p.root.rglob("*.heal.json"))  # nothing on the runner's disk
-    wait_until(lambda: task_failed(connect_url, bad), f"{bad} FAILED again", DEADLINE, interval=0.3)
+    wait_until(lambda: task_failed(connect_url, bad), f"{bad} FAILED again", STATUS_DEADLINE, interval=0.3)
 
     other = S3Project(tmp_path / "b", connect_url, s3p.s3, s3p.bucket)  # another runner: no shared disk
     second = other.kcplan("heal", "-e", "dev", "--connector", bad)
